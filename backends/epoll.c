@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* Linux epoll: one epoll set per thread, an eventfd to wake it. */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "../core/backend.h"
+#include "../platform/wakefd.h"
+
+/* The cookie: fd in the low half, generation in the high half. The wake
+ * eventfd gets a cookie no table fd can have. */
+#define WAKE_COOKIE UINT64_MAX
+
+struct ep_thread {
+    int epfd;
+    struct tp_wakefd wake;
+    int nevents;
+    struct epoll_event events[];
+};
+
+static struct ep_thread *ep(struct tp__thread *th)
+{
+    return *tp__backend_data(th);
+}
+
+static uint32_t to_epoll(unsigned want)
+{
+    return (want & TP_EV_RECV ? EPOLLIN | EPOLLRDHUP : 0) |
+           (want & TP_EV_SEND ? EPOLLOUT : 0);
+}
+
+static unsigned from_epoll(uint32_t ev)
+{
+    return (ev & EPOLLIN ? TP_EV_RECV : 0) | (ev & EPOLLOUT ? TP_EV_SEND : 0) |
+           (ev & (EPOLLHUP | EPOLLRDHUP) ? TP_EV_HUP : 0) |
+           (ev & EPOLLERR ? TP_EV_ERR : 0);
+}
+
+static int ep_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
+                  unsigned want)
+{
+    struct epoll_event ev = {.events = to_epoll(want),
+                             .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
+    int op = !have ? EPOLL_CTL_ADD : !want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    int r;
+
+    tp__count_ctl(th, 1);
+    r = epoll_ctl(ep(th)->epfd, op, fd, &ev);
+    if (r == 0)
+        return 0;
+    /* The fd was closed behind our back: its registration went with it. */
+    if (op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF))
+        return 0;
+    return -errno;
+}
+
+static void ep_remove(struct tp__thread *th, int fd, unsigned have)
+{
+    struct epoll_event ev = {0};
+
+    (void)have;
+    tp__count_ctl(th, 1);
+    epoll_ctl(ep(th)->epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+static int ep_poll(struct tp__thread *th, int timeout_ms)
+{
+    struct ep_thread *t = ep(th);
+    int n = epoll_wait(t->epfd, t->events, t->nevents, timeout_ms);
+
+    return n < 0 ? -errno : n;
+}
+
+static void ep_dispatch(struct tp__thread *th, int n)
+{
+    struct ep_thread *t = ep(th);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        uint64_t c = t->events[i].data.u64;
+
+        if (c == WAKE_COOKIE) {
+            tp_wakefd_drain(&t->wake);
+            tp__woken(th);
+            continue;
+        }
+        tp__event(th, (int)(uint32_t)c, (uint32_t)(c >> 32),
+                  from_epoll(t->events[i].events));
+    }
+}
+
+static void ep_wake(struct tp__thread *th)
+{
+    tp_wakefd_signal(&ep(th)->wake);
+}
+
+static int ep_thread_init(struct tp__thread *th)
+{
+    int batch = tp__batch(tp__thread_tpoll(th));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_COOKIE};
+    struct ep_thread *t;
+    int err;
+
+    t = tp__calloc(1, sizeof(*t) + (size_t)batch * sizeof(t->events[0]));
+    if (t == NULL)
+        return -ENOMEM;
+    t->nevents = batch;
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (t->epfd < 0) {
+        err = -errno;
+        goto fail_epoll;
+    }
+    err = tp_wakefd_open(&t->wake);
+    if (err)
+        goto fail_wake;
+    if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wake.rfd, &ev) != 0) {
+        err = -errno;
+        goto fail_register;
+    }
+    *tp__backend_data(th) = t;
+    return 0;
+
+fail_register:
+    tp_wakefd_close(&t->wake);
+fail_wake:
+    close(t->epfd);
+fail_epoll:
+    tp__free(t);
+    return err;
+}
+
+/* Closing the epoll set drops all its registrations; in a forked child the
+ * set is shared with the parent, and closing our copy leaves it intact. */
+static void ep_thread_term(struct tp__thread *th)
+{
+    struct ep_thread *t = ep(th);
+
+    tp_wakefd_close(&t->wake);
+    close(t->epfd);
+    tp__free(t);
+    *tp__backend_data(th) = NULL;
+}
+
+const struct tpoll_backend tp__backend_epoll = {
+    .name = "epoll",
+    .caps = 0,
+    .thread_init = ep_thread_init,
+    .thread_term = ep_thread_term,
+    .thread_forget = ep_thread_term,
+    .set = ep_set,
+    .remove = ep_remove,
+    .poll = ep_poll,
+    .dispatch = ep_dispatch,
+    .wake = ep_wake,
+};

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* poll(2): the portable fallback. The poll set is rebuilt from the fd
+ * table at every poll, which poll costs anyway (O(fds) per call), so there
+ * is no registration to keep in sync. */
+#include <errno.h>
+#include <poll.h>
+
+#include "../core/backend.h"
+#include "../platform/wakefd.h"
+
+struct poll_thread {
+    struct tp_wakefd wake;
+    int n;
+    uint32_t *gens;       /* generation of each entry when it was built */
+    struct pollfd pfd[]; /* [0] is the wake fd */
+};
+
+static struct poll_thread *pt(struct tp__thread *th)
+{
+    return *tp__backend_data(th);
+}
+
+static int poll_set(struct tp__thread *th, int fd, uint32_t gen,
+                    unsigned have, unsigned want)
+{
+    (void)th, (void)fd, (void)gen, (void)have, (void)want;
+    return 0;
+}
+
+static void poll_remove(struct tp__thread *th, int fd, unsigned have)
+{
+    (void)th, (void)fd, (void)have;
+}
+
+static void add_entry(void *arg, int fd, uint32_t gen, unsigned want)
+{
+    struct poll_thread *t = arg;
+
+    t->pfd[t->n].fd = fd;
+    t->pfd[t->n].events = (short)((want & TP_EV_RECV ? POLLIN : 0) |
+                                  (want & TP_EV_SEND ? POLLOUT : 0));
+    t->pfd[t->n].revents = 0;
+    t->gens[t->n] = gen;
+    t->n++;
+}
+
+static int poll_poll(struct tp__thread *th, int timeout_ms)
+{
+    struct poll_thread *t = pt(th);
+    int r;
+
+    t->n = 1;
+    t->pfd[0].revents = 0;
+    tp__scan_polled(th, add_entry, t);
+    r = poll(t->pfd, (nfds_t)t->n, timeout_ms);
+    return r < 0 ? -errno : r;
+}
+
+static unsigned from_poll(short re)
+{
+    return (re & POLLIN ? TP_EV_RECV : 0) | (re & POLLOUT ? TP_EV_SEND : 0) |
+           (re & POLLHUP ? TP_EV_HUP : 0) |
+           (re & (POLLERR | POLLNVAL) ? TP_EV_ERR : 0);
+}
+
+static void poll_dispatch(struct tp__thread *th, int n)
+{
+    struct poll_thread *t = pt(th);
+    int i;
+
+    if (t->pfd[0].revents) {
+        tp_wakefd_drain(&t->wake);
+        tp__woken(th);
+        n--;
+    }
+    for (i = 1; i < t->n && n > 0; i++) {
+        if (t->pfd[i].revents == 0)
+            continue;
+        n--;
+        tp__event(th, t->pfd[i].fd, t->gens[i], from_poll(t->pfd[i].revents));
+    }
+}
+
+static void poll_wake(struct tp__thread *th)
+{
+    tp_wakefd_signal(&pt(th)->wake);
+}
+
+static int poll_thread_init(struct tp__thread *th)
+{
+    size_t cap = (size_t)tp__max_fds(tp__thread_tpoll(th)) + 1;
+    struct poll_thread *t;
+    int err;
+
+    t = tp__calloc(1, sizeof(*t) + cap * sizeof(t->pfd[0]));
+    if (t == NULL)
+        return -ENOMEM;
+    t->gens = tp__calloc(cap, sizeof(t->gens[0]));
+    if (t->gens == NULL) {
+        err = -ENOMEM;
+        goto fail_gens;
+    }
+    err = tp_wakefd_open(&t->wake);
+    if (err)
+        goto fail_wake;
+    t->pfd[0].fd = t->wake.rfd;
+    t->pfd[0].events = POLLIN;
+    *tp__backend_data(th) = t;
+    return 0;
+
+fail_wake:
+    tp__free(t->gens);
+fail_gens:
+    tp__free(t);
+    return err;
+}
+
+static void poll_thread_term(struct tp__thread *th)
+{
+    struct poll_thread *t = pt(th);
+
+    tp_wakefd_close(&t->wake);
+    tp__free(t->gens);
+    tp__free(t);
+    *tp__backend_data(th) = NULL;
+}
+
+const struct tpoll_backend tp__backend_poll = {
+    .name = "poll",
+    .caps = TP_CAP_SCAN,
+    .thread_init = poll_thread_init,
+    .thread_term = poll_thread_term,
+    .thread_forget = poll_thread_term,
+    .set = poll_set,
+    .remove = poll_remove,
+    .poll = poll_poll,
+    .dispatch = poll_dispatch,
+    .wake = poll_wake,
+};

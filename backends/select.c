@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* select(2): the oldest fallback, limited to fd numbers below FD_SETSIZE.
+ * Like poll, the sets are rebuilt from the fd table at every poll. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/select.h>
+
+#include "../core/backend.h"
+#include "../platform/wakefd.h"
+
+struct select_thread {
+    struct tp_wakefd wake;
+    int maxfd;
+    fd_set rd, wr, rd_out, wr_out, bad; /* bad: closed behind our back */
+    uint32_t gens[FD_SETSIZE];
+};
+
+static struct select_thread *st(struct tp__thread *th)
+{
+    return *tp__backend_data(th);
+}
+
+static int select_fd_check(struct tpoll *tp, int fd)
+{
+    (void)tp;
+    return fd >= FD_SETSIZE ? -ERANGE : 0;
+}
+
+static int select_set(struct tp__thread *th, int fd, uint32_t gen,
+                      unsigned have, unsigned want)
+{
+    (void)th, (void)fd, (void)gen, (void)have, (void)want;
+    return 0;
+}
+
+static void select_remove(struct tp__thread *th, int fd, unsigned have)
+{
+    (void)th, (void)fd, (void)have;
+}
+
+static void add_fd(void *arg, int fd, uint32_t gen, unsigned want)
+{
+    struct select_thread *t = arg;
+
+    if (want & TP_EV_RECV)
+        FD_SET(fd, &t->rd);
+    if (want & TP_EV_SEND)
+        FD_SET(fd, &t->wr);
+    t->gens[fd] = gen;
+    if (fd > t->maxfd)
+        t->maxfd = fd;
+}
+
+/* One closed fd fails the whole select(); poll would flag just that fd
+ * (POLLNVAL), so do the same: report an error on each closed one. */
+static int find_closed(struct select_thread *t)
+{
+    int fd, n = 0;
+
+    FD_ZERO(&t->rd_out);
+    FD_ZERO(&t->wr_out);
+    for (fd = 0; fd <= t->maxfd; fd++) {
+        if ((FD_ISSET(fd, &t->rd) || FD_ISSET(fd, &t->wr)) &&
+            fcntl(fd, F_GETFD) < 0) {
+            FD_SET(fd, &t->bad);
+            n++;
+        }
+    }
+    return n;
+}
+
+static int select_poll(struct tp__thread *th, int timeout_ms)
+{
+    struct select_thread *t = st(th);
+    struct timeval tv, *tvp = NULL;
+    int r;
+
+    FD_ZERO(&t->rd);
+    FD_ZERO(&t->wr);
+    FD_SET(t->wake.rfd, &t->rd);
+    t->maxfd = t->wake.rfd;
+    tp__scan_polled(th, add_fd, t);
+    if (timeout_ms >= 0) {
+        tv.tv_sec = timeout_ms / 1000;
+        tv.tv_usec = (timeout_ms % 1000) * 1000;
+        tvp = &tv;
+    }
+    t->rd_out = t->rd;
+    t->wr_out = t->wr;
+    FD_ZERO(&t->bad);
+    r = select(t->maxfd + 1, &t->rd_out, &t->wr_out, NULL, tvp);
+    if (r < 0 && errno == EBADF)
+        return find_closed(t);
+    return r < 0 ? -errno : r;
+}
+
+static void select_dispatch(struct tp__thread *th, int n)
+{
+    struct select_thread *t = st(th);
+    int fd;
+
+    (void)n;
+    if (FD_ISSET(t->wake.rfd, &t->rd_out)) {
+        tp_wakefd_drain(&t->wake);
+        tp__woken(th);
+    }
+    for (fd = 0; fd <= t->maxfd; fd++) {
+        unsigned ev;
+
+        if (fd == t->wake.rfd)
+            continue;
+        ev = (FD_ISSET(fd, &t->rd_out) ? TP_EV_RECV : 0) |
+             (FD_ISSET(fd, &t->wr_out) ? TP_EV_SEND : 0) |
+             (FD_ISSET(fd, &t->bad) ? TP_EV_ERR : 0);
+        if (ev)
+            tp__event(th, fd, t->gens[fd], ev);
+    }
+}
+
+static void select_wake(struct tp__thread *th)
+{
+    tp_wakefd_signal(&st(th)->wake);
+}
+
+static int select_thread_init(struct tp__thread *th)
+{
+    struct select_thread *t;
+    int err;
+
+    t = tp__calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    err = tp_wakefd_open(&t->wake);
+    if (err == 0 && t->wake.rfd >= FD_SETSIZE) {
+        tp_wakefd_close(&t->wake);
+        err = -EMFILE;
+    }
+    if (err) {
+        tp__free(t);
+        return err;
+    }
+    *tp__backend_data(th) = t;
+    return 0;
+}
+
+static void select_thread_term(struct tp__thread *th)
+{
+    struct select_thread *t = st(th);
+
+    tp_wakefd_close(&t->wake);
+    tp__free(t);
+    *tp__backend_data(th) = NULL;
+}
+
+const struct tpoll_backend tp__backend_select = {
+    .name = "select",
+    .caps = TP_CAP_SCAN,
+    .fd_check = select_fd_check,
+    .thread_init = select_thread_init,
+    .thread_term = select_thread_term,
+    .thread_forget = select_thread_term,
+    .set = select_set,
+    .remove = select_remove,
+    .poll = select_poll,
+    .dispatch = select_dispatch,
+    .wake = select_wake,
+};

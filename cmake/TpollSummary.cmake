@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+message(STATUS "")
+message(STATUS "tpoll ${PROJECT_VERSION} configuration")
+message(STATUS "  backends compiled : ${TPOLL_BACKENDS}")
+message(STATUS "  default backend   : ${TPOLL_DEFAULT_BACKEND_RESOLVED} (TPOLL_DEFAULT_BACKEND=${TPOLL_DEFAULT_BACKEND})")
+message(STATUS "  test emulation    : ${TPOLL_TEST_EMULATION}")
+message(STATUS "  shared library    : ${BUILD_SHARED_LIBS}")
+message(STATUS "  tests / examples / bench : ${TPOLL_BUILD_TESTS} / ${TPOLL_BUILD_EXAMPLES} / ${TPOLL_BUILD_BENCH}")
+message(STATUS "  sanitizers        : ${TPOLL_SANITIZE}")
+message(STATUS "  warnings as errors: ${TPOLL_WERROR}")
+message(STATUS "")

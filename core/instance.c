@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/* Instance lifecycle, option validation and read-only queries. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "internal.h"
+
+#define TP_DEFAULT_BATCH 256
+#define TP_MAX_BATCH 65536
+
+_Static_assert(sizeof(struct tp__fd) <= TP_CACHE_LINE,
+               "an fd entry must fit in one cache line");
+
+void tpoll_options_init(struct tpoll_options *opts)
+{
+    if (opts != NULL)
+        memset(opts, 0, sizeof(*opts));
+}
+
+static int resolve_max_fds(int asked, int *out)
+{
+    struct rlimit rl;
+
+    if (asked < 0)
+        return -EINVAL;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -errno;
+    if (asked == 0) {
+        rlim_t n = rl.rlim_cur;
+
+        if (n == RLIM_INFINITY || n > TPOLL_DEFAULT_MAX_FDS_CAP)
+            n = TPOLL_DEFAULT_MAX_FDS_CAP;
+        *out = (int)n;
+        return 0;
+    }
+    /* An fd number at or above the hard limit can never exist. */
+    if (rl.rlim_max != RLIM_INFINITY && (rlim_t)asked > rl.rlim_max)
+        return -EINVAL;
+    *out = asked;
+    return 0;
+}
+
+static int resolve_options(const struct tpoll_options *o, struct tpoll *tp)
+{
+    const char *name = o->backend;
+    int err;
+
+    if (o->threads < 0 || o->threads > TPOLL_MAX_THREADS)
+        return -EINVAL;
+    if (o->batch < 0 || o->batch > TP_MAX_BATCH)
+        return -EINVAL;
+    err = resolve_max_fds(o->max_fds, &tp->max_fds);
+    if (err)
+        return err;
+    tp->nthreads = o->threads ? o->threads : 1;
+    tp->batch = o->batch ? o->batch : TP_DEFAULT_BATCH;
+    if (name == NULL)
+        name = getenv("TPOLL_BACKEND");
+    if (name == NULL || *name == '\0')
+        name = tpoll_default_backend();
+    tp->be = tp__backend_find(name, &err);
+    return tp->be ? 0 : err;
+}
+
+int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
+{
+    struct tpoll_options defaults;
+    struct tpoll *tp;
+    int err, i;
+
+    if (out == NULL)
+        return -EINVAL;
+    if (opts == NULL) {
+        tpoll_options_init(&defaults);
+        opts = &defaults;
+    }
+    tp = tp__calloc(1, sizeof(*tp));
+    if (tp == NULL)
+        return -ENOMEM;
+    err = resolve_options(opts, tp);
+    if (err)
+        goto fail_options;
+    err = -ENOMEM;
+    tp->fds = tp__calloc((size_t)tp->max_fds, sizeof(*tp->fds));
+    if (tp->fds == NULL)
+        goto fail_options;
+    tp->threads = tp__calloc((size_t)tp->nthreads, sizeof(*tp->threads));
+    if (tp->threads == NULL)
+        goto fail_threads;
+    for (i = 0; i < tp->nthreads; i++) {
+        tp->threads[i].tp = tp;
+        tp->threads[i].tid = i;
+        tp->threads[i].bit = TPOLL_THREAD(i);
+        tp->threads[i].inbox_dead = 1;
+    }
+    if (tp->be->init != NULL) {
+        err = tp->be->init(tp);
+        if (err)
+            goto fail_backend;
+    }
+    *out = tp;
+    return 0;
+
+fail_backend:
+    tp__free(tp->threads);
+fail_threads:
+    tp__free(tp->fds);
+fail_options:
+    tp__free(tp);
+    return err;
+}
+
+int tpoll_destroy(struct tpoll *tp)
+{
+    struct tp__thread *self;
+    int i;
+
+    if (tp == NULL)
+        return 0;
+    self = tp__self(tp);
+    for (i = 0; i < tp->nthreads; i++)
+        if (&tp->threads[i] != self && tp_load(&tp->threads[i].bound))
+            return -EBUSY;
+    if (self != NULL)
+        tpoll_thread_stop(tp);
+    if (tp->be->term != NULL)
+        tp->be->term(tp);
+    tp__free(tp->threads);
+    tp__free(tp->fds);
+    tp__free(tp);
+    return 0;
+}
+
+const char *tpoll_backend_name(const struct tpoll *tp)
+{
+    return tp ? tp->be->name : NULL;
+}
+
+int tpoll_thread_counters(const struct tpoll *tp, int tid,
+                          struct tpoll_counters *out)
+{
+    const struct tp__counters *c;
+
+    if (tp == NULL || out == NULL || tid < 0 || tid >= tp->nthreads)
+        return -EINVAL;
+    c = &tp->threads[tid].ctr;
+    out->loops = tp_load_relaxed(&c->loops);
+    out->polls = tp_load_relaxed(&c->polls);
+    out->callbacks = tp_load_relaxed(&c->callbacks);
+    out->ctl_calls = tp_load_relaxed(&c->ctl_calls);
+    out->updates = tp_load_relaxed(&c->updates);
+    out->wakeups = tp_load_relaxed(&c->wakeups);
+    out->idle_wakeups = tp_load_relaxed(&c->idle_wakeups);
+    return 0;
+}
+
+unsigned tpoll_version(void)
+{
+    return TPOLL_VERSION_NUMBER;
+}
+
+const char *tpoll_version_string(void)
+{
+    return TPOLL_VERSION_STRING;
+}
+
+/* ---- accessors for backends ---- */
+
+void **tp__backend_data(struct tp__thread *th)
+{
+    return &th->bk;
+}
+
+struct tpoll *tp__thread_tpoll(const struct tp__thread *th)
+{
+    return th->tp;
+}
+
+int tp__thread_tid(const struct tp__thread *th)
+{
+    return th->tid;
+}
+
+int tp__max_fds(const struct tpoll *tp)
+{
+    return tp->max_fds;
+}
+
+int tp__batch(const struct tpoll *tp)
+{
+    return tp->batch;
+}
+
+void tp__count_ctl(struct tp__thread *th, unsigned n)
+{
+    tp_count(&th->ctr.ctl_calls, n);
+}

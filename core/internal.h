@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* Core state shared by the files of core/. Never included by backends. */
+#ifndef TP_CORE_INTERNAL_H
+#define TP_CORE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "tpoll.h"
+#include "backend.h"
+#include "../platform/atomic.h"
+#include "../platform/compiler.h"
+
+/*
+ * fd state word: interest, in-use and lock bits, and the generation in the
+ * high bits. One word so that an interest change (CAS) can never lose a
+ * concurrent delete's generation bump, and a reader sees both at once.
+ */
+#define TP_ST_RECV TP_EV_RECV
+#define TP_ST_SEND TP_EV_SEND
+#define TP_ST_INUSE 0x4u
+#define TP_ST_LOCK 0x8u
+#define TP_ST_GEN_SHIFT 8
+#define TP_ST_GEN_ONE ((AO_t)1 << TP_ST_GEN_SHIFT)
+#define TP_GEN(st) ((uint32_t)((st) >> TP_ST_GEN_SHIFT))
+
+/* One fd table entry: exactly one cache line on LP64 (asserted). */
+struct tp__fd {
+    tp_atomic_t state;        /* TP_ST_* bits and generation */
+    tp_atomic_t thread_mask;  /* threads allowed to poll and dispatch */
+    tp_atomic_t update_mask;  /* threads with this fd queued for update */
+    tp_atomic_t polled_recv;  /* threads whose poller watches recv */
+    tp_atomic_t polled_send;  /* threads whose poller watches send */
+    tp_atomic_t running_mask; /* threads inside (or entering) the callback */
+    tp_atomic_t cb;           /* tpoll_cb, as an integer for atomic access */
+    tp_atomic_t owner;
+};
+
+/* wstate bits of a thread (the sleep/notify handshake). */
+#define TP_W_SLEEPING 0x1u
+#define TP_W_NOTIFIED 0x2u
+
+struct tp__counters {
+    tp_atomic_t loops, polls, callbacks, ctl_calls, updates, wakeups,
+        idle_wakeups;
+};
+
+struct tp__thread {
+    /* Written by other threads: wake state and inbox. */
+    tp_atomic_t wstate;
+    tp_atomic_t inbox_lock;
+    tp_atomic_t ninbox;
+    int inbox_dead; /* under inbox_lock: thread not started, drop pushes */
+    int *inbox;     /* fds queued by other threads, at most one per fd */
+
+    /* Owned by the bound thread. */
+    char pad[TP_CACHE_LINE];
+    struct tpoll *tp;
+    int tid;
+    tpoll_mask_t bit;
+    tp_atomic_t bound; /* an OS thread holds this id */
+    int *local;        /* fds queued by this thread, at most one per fd */
+    int nlocal;
+    int *errs; /* fds whose registration failed in this pass */
+    int nerrs;
+    int dispatched; /* callbacks run by the current poll */
+    void *bk;       /* backend per-thread state */
+    struct tp__counters ctr;
+};
+
+struct tpoll {
+    struct tp__fd *fds;
+    int max_fds;
+    int nthreads;
+    int batch;
+    const struct tpoll_backend *be;
+    void *be_data;
+    tp_atomic_t started;  /* threads with an open poller and inbox */
+    tp_atomic_t hwm;      /* 1 + highest fd ever inserted */
+    struct tp__thread *threads;
+};
+
+/* The thread bound to tp on the calling OS thread, or NULL. */
+struct tp__thread *tp__self(const struct tpoll *tp);
+/* Callback nesting depth of the calling OS thread (any instance). */
+int tp__in_callback(void);
+void tp__callback_enter(void);
+void tp__callback_leave(void);
+
+/* fd locking: the LOCK bit of the state word. */
+AO_t tp__fd_lock(struct tp__fd *e);
+void tp__fd_unlock(struct tp__fd *e);
+
+/* Queue fd for re-evaluation on each started thread of `who`. */
+void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who);
+/* Queue fd on th itself (the calling thread). */
+void tp__mark_self(struct tp__thread *th, int fd);
+/* Notify th that it has work; signal it if it sleeps. Inbox lock held. */
+void tp__notify_locked(struct tp__thread *th);
+/* Apply th's queued updates (runs on th). */
+void tp__apply_updates(struct tp__thread *th);
+/* Dispatch registration failures recorded by the last update pass. */
+void tp__dispatch_errors(struct tp__thread *th);
+
+const struct tpoll_backend *tp__backend_find(const char *name, int *err);
+
+void tp__spin_pause(unsigned *spins);
+
+static inline int tp__ctz(tpoll_mask_t m)
+{
+    return __builtin_ctzl(m);
+}
+
+#endif

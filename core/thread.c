@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* Thread lifecycle: binding an OS thread to a thread id, the per-thread
+ * init hook, the wait loop iteration and its sleep protocol, fork. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A few bindings per OS thread, so one thread may serve several instances
+ * (a test harness, a library inside a server) at once. */
+#define TP_MAX_BINDINGS 8
+static _Thread_local struct tp__thread *bindings[TP_MAX_BINDINGS];
+static _Thread_local int callback_depth;
+
+struct tp__thread *tp__self(const struct tpoll *tp)
+{
+    int i;
+
+    for (i = 0; i < TP_MAX_BINDINGS; i++)
+        if (bindings[i] != NULL && bindings[i]->tp == tp)
+            return bindings[i];
+    return NULL;
+}
+
+int tp__in_callback(void)
+{
+    return callback_depth != 0;
+}
+
+void tp__callback_enter(void)
+{
+    callback_depth++;
+}
+
+void tp__callback_leave(void)
+{
+    callback_depth--;
+}
+
+static int bind_slot(struct tp__thread *th)
+{
+    int i;
+
+    for (i = 0; i < TP_MAX_BINDINGS; i++) {
+        if (bindings[i] == NULL) {
+            bindings[i] = th;
+            return 0;
+        }
+    }
+    return -EMLINK;
+}
+
+static void unbind_slot(struct tp__thread *th)
+{
+    int i;
+
+    for (i = 0; i < TP_MAX_BINDINGS; i++)
+        if (bindings[i] == th)
+            bindings[i] = NULL;
+}
+
+static int alloc_queues(struct tp__thread *th)
+{
+    size_t n = (size_t)th->tp->max_fds;
+
+    th->local = tp__calloc(n, sizeof(int));
+    th->inbox = tp__calloc(n, sizeof(int));
+    /* Two directions can fail separately for one fd in one pass. */
+    th->errs = tp__calloc(2 * n, sizeof(int));
+    if (th->local && th->inbox && th->errs)
+        return 0;
+    tp__free(th->local);
+    tp__free(th->inbox);
+    tp__free(th->errs);
+    th->local = th->inbox = th->errs = NULL;
+    return -ENOMEM;
+}
+
+static void free_queues(struct tp__thread *th)
+{
+    tp__free(th->local);
+    tp__free(th->inbox);
+    tp__free(th->errs);
+    th->local = th->inbox = th->errs = NULL;
+    th->nlocal = th->nerrs = 0;
+}
+
+static void set_inbox_dead(struct tp__thread *th, int dead)
+{
+    unsigned spins = 0;
+
+    while (tp_cas(&th->inbox_lock, 0, 1) != 0)
+        tp__spin_pause(&spins);
+    th->inbox_dead = dead;
+    tp_store(&th->ninbox, 0);
+    tp_store(&th->inbox_lock, 0);
+}
+
+/* The per-thread init hook: queue every live fd this thread may poll.
+ * Bounded by the highest fd ever inserted, not by the table size. */
+static void mark_all_for(struct tp__thread *th)
+{
+    struct tpoll *tp = th->tp;
+    int fd, hwm = (int)tp_load(&tp->hwm);
+
+    for (fd = 0; fd < hwm; fd++) {
+        struct tp__fd *e = &tp->fds[fd];
+
+        if ((tp_load(&e->state) & TP_ST_INUSE) &&
+            (tp_load(&e->thread_mask) & th->bit))
+            tp__mark_self(th, fd);
+    }
+}
+
+/* Forget this thread's registrations in the table. Each polled bit is
+ * cleared under the fd lock, so a concurrent delete either saw it (and
+ * already removed the fd from our still-open poller) or never will. */
+static void clear_thread_bits(struct tp__thread *th)
+{
+    struct tpoll *tp = th->tp;
+    int fd, hwm = (int)tp_load(&tp->hwm);
+
+    for (fd = 0; fd < hwm; fd++) {
+        struct tp__fd *e = &tp->fds[fd];
+
+        if (!((tp_load_relaxed(&e->polled_recv) |
+               tp_load_relaxed(&e->polled_send) |
+               tp_load_relaxed(&e->update_mask)) & th->bit))
+            continue;
+        tp__fd_lock(e);
+        tp_fetch_and(&e->polled_recv, ~th->bit);
+        tp_fetch_and(&e->polled_send, ~th->bit);
+        tp_fetch_and(&e->update_mask, ~th->bit);
+        tp__fd_unlock(e);
+    }
+}
+
+static int open_thread(struct tp__thread *th)
+{
+    int err;
+
+    err = alloc_queues(th);
+    if (err)
+        return err;
+    err = th->tp->be->thread_init(th);
+    if (err) {
+        free_queues(th);
+        return err;
+    }
+    tp_store(&th->wstate, 0);
+    set_inbox_dead(th, 0);
+    tp_fetch_or(&th->tp->started, th->bit);
+    mark_all_for(th);
+    return 0;
+}
+
+int tpoll_thread_start(struct tpoll *tp, int tid)
+{
+    struct tp__thread *th;
+    int err;
+
+    if (tp == NULL || tid < 0 || tid >= tp->nthreads)
+        return -EINVAL;
+    if (tp__self(tp) != NULL)
+        return -EBUSY;
+    th = &tp->threads[tid];
+    if (tp_cas(&th->bound, 0, 1) != 0)
+        return -EBUSY;
+    err = bind_slot(th);
+    if (err)
+        goto fail_slot;
+    err = open_thread(th);
+    if (err)
+        goto fail_open;
+    return 0;
+
+fail_open:
+    unbind_slot(th);
+fail_slot:
+    tp_store(&th->bound, 0);
+    return err;
+}
+
+int tpoll_thread_stop(struct tpoll *tp)
+{
+    struct tp__thread *th = tp ? tp__self(tp) : NULL;
+
+    if (th == NULL)
+        return -EPERM;
+    tp_fetch_and(&tp->started, ~th->bit);
+    set_inbox_dead(th, 1);
+    clear_thread_bits(th);
+    tp->be->thread_term(th);
+    free_queues(th);
+    unbind_slot(th);
+    tp_store(&th->bound, 0);
+    return 0;
+}
+
+int tpoll_thread_id(const struct tpoll *tp)
+{
+    struct tp__thread *th = tp ? tp__self(tp) : NULL;
+
+    return th ? th->tid : -EPERM;
+}
+
+/* Publish "sleeping", then look once more for work: a notifier either
+ * sees the flag (and signals) or its work is seen here. */
+static int sleep_timeout(struct tp__thread *th, int timeout_ms)
+{
+    AO_t old = tp_fetch_or(&th->wstate, TP_W_SLEEPING);
+
+    if ((old & TP_W_NOTIFIED) || tp_load(&th->ninbox) || th->nlocal ||
+        th->nerrs)
+        return 0;
+    return timeout_ms;
+}
+
+int tpoll_wait(struct tpoll *tp, int timeout_ms)
+{
+    struct tp__thread *th = tp ? tp__self(tp) : NULL;
+    int n;
+
+    if (th == NULL)
+        return -EPERM;
+    tp_count(&th->ctr.loops, 1);
+    tp__apply_updates(th);
+    n = tp->be->poll(th, sleep_timeout(th, timeout_ms));
+    tp_swap(&th->wstate, 0);
+    tp_count(&th->ctr.polls, 1);
+    th->dispatched = 0;
+    tp__dispatch_errors(th);
+    if (n > 0) {
+        tp->be->dispatch(th, n);
+        if (th->dispatched == 0)
+            tp_count(&th->ctr.idle_wakeups, 1);
+    }
+    if (n < 0 && th->dispatched == 0)
+        return n;
+    return th->dispatched;
+}
+
+/*
+ * In the child only the calling thread exists. Other threads' pollers are
+ * released without a kernel call (an epoll set is shared with the parent,
+ * and a DEL in the child would remove the parent's registrations); locks
+ * that a vanished thread held are reset.
+ */
+int tpoll_after_fork(struct tpoll *tp)
+{
+    struct tp__thread *self;
+    int i, fd, hwm, err = 0;
+
+    if (tp == NULL)
+        return -EINVAL;
+    self = tp__self(tp);
+    for (i = 0; i < tp->nthreads; i++) {
+        struct tp__thread *th = &tp->threads[i];
+
+        tp_store(&th->inbox_lock, 0);
+        if (!tp_load(&th->bound))
+            continue;
+        tp_fetch_and(&tp->started, ~th->bit);
+        set_inbox_dead(th, 1);
+        tp->be->thread_forget(th);
+        if (th != self) {
+            free_queues(th);
+            tp_store(&th->bound, 0);
+        }
+    }
+    hwm = (int)tp_load(&tp->hwm);
+    for (fd = 0; fd < hwm; fd++) {
+        struct tp__fd *e = &tp->fds[fd];
+
+        tp_fetch_and(&e->state, ~(AO_t)TP_ST_LOCK);
+        tp_store(&e->polled_recv, 0);
+        tp_store(&e->polled_send, 0);
+        tp_store(&e->update_mask, 0);
+        tp_store(&e->running_mask, 0);
+    }
+    if (self != NULL) {
+        self->nlocal = self->nerrs = 0;
+        err = tp->be->thread_init(self);
+        if (err) {
+            free_queues(self);
+            unbind_slot(self);
+            tp_store(&self->bound, 0);
+            return err;
+        }
+        tp_store(&self->wstate, 0);
+        set_inbox_dead(self, 0);
+        tp_fetch_or(&tp->started, self->bit);
+        mark_all_for(self);
+    }
+    return 0;
+}

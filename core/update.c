@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Update queues and the update pass. A change of an fd sets, for every
+ * started thread that must act, its bit in update_mask; whoever flips the
+ * bit from 0 to 1 queues the fd on that thread, so an fd sits at most once
+ * in a thread's queues. The pass clears the bit before reading the fd's
+ * state, so a change racing with the pass is either seen by it or queues
+ * the fd again.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void inbox_lock(struct tp__thread *th)
+{
+    unsigned spins = 0;
+
+    while (tp_cas(&th->inbox_lock, 0, 1) != 0)
+        tp__spin_pause(&spins);
+}
+
+static void inbox_unlock(struct tp__thread *th)
+{
+    tp_store(&th->inbox_lock, 0);
+}
+
+/* One signal per sleep: only the first notifier of a sleeping thread
+ * signals it; the sleeper clears both bits when its poll returns. */
+void tp__notify_locked(struct tp__thread *th)
+{
+    AO_t old = tp_fetch_or(&th->wstate, TP_W_NOTIFIED);
+
+    if ((old & TP_W_SLEEPING) && !(old & TP_W_NOTIFIED))
+        th->tp->be->wake(th);
+}
+
+int tpoll_wake(struct tpoll *tp, int tid)
+{
+    struct tp__thread *th;
+
+    if (tp == NULL || tid < 0 || tid >= tp->nthreads)
+        return -EINVAL;
+    th = &tp->threads[tid];
+    inbox_lock(th);
+    if (!th->inbox_dead)
+        tp__notify_locked(th);
+    inbox_unlock(th);
+    return 0;
+}
+
+void tp__mark_self(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->tp->fds[fd];
+
+    if (tp_load_relaxed(&e->update_mask) & th->bit)
+        return;
+    if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit))
+        th->local[th->nlocal++] = fd;
+}
+
+/* The dead check and the bit flip happen under the inbox lock, so that a
+ * stopping thread, which marks its inbox dead and then clears its bits,
+ * never leaves a bit set with no queue entry behind it. */
+static void mark_remote(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->tp->fds[fd];
+
+    if (tp_load(&e->update_mask) & th->bit)
+        return;
+    inbox_lock(th);
+    if (!th->inbox_dead && !(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
+        th->inbox[tp_load_relaxed(&th->ninbox)] = fd;
+        tp_store(&th->ninbox, tp_load_relaxed(&th->ninbox) + 1);
+        tp__notify_locked(th);
+    }
+    inbox_unlock(th);
+}
+
+void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
+{
+    struct tp__thread *self = tp__self(tp);
+
+    who &= tp_load(&tp->started);
+    while (who) {
+        struct tp__thread *th = &tp->threads[tp__ctz(who)];
+
+        who &= who - 1;
+        if (th == self)
+            tp__mark_self(th, fd);
+        else
+            mark_remote(th, fd);
+    }
+}
+
+static void drain_inbox(struct tp__thread *th)
+{
+    AO_t n;
+
+    if (tp_load(&th->ninbox) == 0)
+        return;
+    inbox_lock(th);
+    n = tp_load_relaxed(&th->ninbox);
+    memcpy(th->local + th->nlocal, th->inbox, n * sizeof(int));
+    th->nlocal += (int)n;
+    tp_store(&th->ninbox, 0);
+    inbox_unlock(th);
+}
+
+static unsigned polled_for(const struct tp__fd *e, tpoll_mask_t bit)
+{
+    return (tp_load(&e->polled_recv) & bit ? TP_EV_RECV : 0) |
+           (tp_load(&e->polled_send) & bit ? TP_EV_SEND : 0);
+}
+
+static void set_polled(struct tp__fd *e, tpoll_mask_t bit, unsigned have,
+                       unsigned want)
+{
+    unsigned on = want & ~have, off = have & ~want;
+
+    if (on & TP_EV_RECV)
+        tp_fetch_or(&e->polled_recv, bit);
+    if (on & TP_EV_SEND)
+        tp_fetch_or(&e->polled_send, bit);
+    if (off & TP_EV_RECV)
+        tp_fetch_and(&e->polled_recv, ~bit);
+    if (off & TP_EV_SEND)
+        tp_fetch_and(&e->polled_send, ~bit);
+}
+
+static void record_error(struct tp__thread *th, int fd)
+{
+    th->errs[th->nerrs++] = fd;
+}
+
+/* Decide from (thread in mask, interest, registered) and act; runs with
+ * fd locked. Returns 1 when the backend was asked to change something. */
+static int update_fd(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->tp->fds[fd];
+    AO_t st = tp_load(&e->state);
+    unsigned want = 0, have = polled_for(e, th->bit);
+    int err;
+
+    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & th->bit))
+        want = (unsigned)(st & TP_EV_BOTH);
+    if (want == have)
+        return 0;
+    err = th->tp->be->set(th, fd, TP_GEN(st), have, want);
+    if (err) {
+        /* Nothing registered that we cannot account for: drop what the
+         * backend refused and tell the fd's callback. */
+        set_polled(e, th->bit, have, want & have);
+        if (want & ~have)
+            record_error(th, fd);
+        return 1;
+    }
+    set_polled(e, th->bit, have, want);
+    return 1;
+}
+
+static void unlock_range(struct tp__thread *th, int from, int to)
+{
+    int i;
+
+    for (i = from; i < to; i++)
+        tp__fd_unlock(&th->tp->fds[th->local[i]]);
+}
+
+static void flush(struct tp__thread *th)
+{
+    if (th->tp->be->flush != NULL)
+        th->tp->be->flush(th);
+}
+
+static int try_lock(struct tp__fd *e)
+{
+    AO_t st = tp_load_relaxed(&e->state);
+
+    return !(st & TP_ST_LOCK) && tp_cas(&e->state, st, st | TP_ST_LOCK) == st;
+}
+
+/*
+ * A batching backend's changes reach the kernel only at the flush, so the
+ * fds of a batch stay locked until then: a delete of one of them waits and
+ * then finds the registration in place to remove. A lock held elsewhere is
+ * only ever waited for with no lock held (flush and release first), so two
+ * passes, or a pass and a delete, cannot deadlock.
+ */
+void tp__apply_updates(struct tp__thread *th)
+{
+    struct tpoll *tp = th->tp;
+    int batch = (tp->be->caps & TP_CAP_BATCH) != 0;
+    int i, held_from = 0, changed = 0;
+
+    drain_inbox(th);
+    if (th->nlocal == 0)
+        return;
+    for (i = 0; i < th->nlocal; i++) {
+        struct tp__fd *e = &tp->fds[th->local[i]];
+
+        tp_fetch_and(&e->update_mask, ~th->bit);
+        if (!try_lock(e)) {
+            if (batch) {
+                if (changed)
+                    flush(th);
+                unlock_range(th, held_from, i);
+                changed = 0;
+            }
+            held_from = i;
+            tp__fd_lock(e);
+        }
+        changed |= update_fd(th, th->local[i]);
+        if (!batch) {
+            tp__fd_unlock(e);
+            held_from = i + 1;
+        }
+    }
+    if (batch) {
+        if (changed)
+            flush(th);
+        unlock_range(th, held_from, i);
+    }
+    tp_count(&th->ctr.updates, (AO_t)th->nlocal);
+    th->nlocal = 0;
+}
+
+void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
+{
+    struct tp__fd *e = &th->tp->fds[fd];
+
+    (void)err;
+    set_polled(e, th->bit, dirs, 0);
+    record_error(th, fd);
+}
+
+void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg)
+{
+    struct tpoll *tp = th->tp;
+    int fd, hwm = (int)tp_load(&tp->hwm);
+
+    for (fd = 0; fd < hwm; fd++) {
+        struct tp__fd *e = &tp->fds[fd];
+        unsigned have = polled_for(e, th->bit);
+
+        if (have)
+            fn(arg, fd, TP_GEN(tp_load(&e->state)), have);
+    }
+}

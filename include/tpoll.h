@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tpoll: one readiness-polling API over epoll, kqueue, event ports, poll and
+ * select, for multi-threaded event-driven programs.
+ *
+ * Model in one paragraph: an instance (struct tpoll) owns one shared table of
+ * file descriptors. Each of up to TPOLL_MAX_THREADS threads binds itself to a
+ * thread id with tpoll_thread_start() and then calls tpoll_wait() in a loop;
+ * every bound thread has its own kernel poller. An fd is inserted with a
+ * callback, an owner pointer and a thread mask naming the threads allowed to
+ * poll it and run its callback. Interest is level-triggered and changed with
+ * tpoll_want_recv()/tpoll_stop_recv()/tpoll_want_send()/tpoll_stop_send().
+ * Changes are recorded, not pushed to the kernel at once: each concerned
+ * thread applies them in one batch before it next polls, so a stop followed
+ * by a want costs no system call at all.
+ *
+ * Errors: every function that can fail returns 0 (or a count) on success and
+ * a negative errno value on failure. A failing call changes nothing.
+ * docs/contract.md lists, per function, the errors and who may call it.
+ */
+#ifndef TPOLL_H
+#define TPOLL_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include <tpoll/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TPOLL_API __attribute__((visibility("default")))
+#else
+#define TPOLL_API
+#endif
+
+/* Opaque instance. */
+struct tpoll;
+
+/*
+ * Thread masks are machine words: bit N names thread id N. The width is
+ * that of unsigned long, so 64 threads on LP64 systems and 32 on 32-bit ones.
+ */
+typedef unsigned long tpoll_mask_t;
+#define TPOLL_MAX_THREADS ((int)(sizeof(tpoll_mask_t) * CHAR_BIT))
+#define TPOLL_THREAD(tid) ((tpoll_mask_t)1 << (tid))
+
+/* Event bits passed to callbacks. */
+#define TPOLL_RECV 0x1u /* readable, or read would report EOF/error */
+#define TPOLL_SEND 0x2u /* writable, or write would report an error */
+#define TPOLL_HUP 0x4u  /* peer hung up (advisory: select never reports it) */
+#define TPOLL_ERR 0x8u  /* error condition on the fd or its registration */
+
+/*
+ * Called on a thread named in the fd's thread mask, from tpoll_wait().
+ * `events` only names directions the fd has interest in; TPOLL_HUP and
+ * TPOLL_ERR come together with each wanted direction so that the read or
+ * write the callback attempts reports the condition. A callback may call
+ * any tpoll function on any fd, including deleting its own fd.
+ */
+typedef void (*tpoll_cb)(struct tpoll *tp, int fd, unsigned events,
+                         void *owner);
+
+/* Options for tpoll_create(); initialise with tpoll_options_init(). */
+struct tpoll_options {
+    /* Size of the fd table: fds 0..max_fds-1 may be inserted. 0 means the
+     * soft RLIMIT_NOFILE, capped at TPOLL_DEFAULT_MAX_FDS_CAP. Must not
+     * exceed the hard RLIMIT_NOFILE. */
+    int max_fds;
+    /* Number of thread ids, 1..TPOLL_MAX_THREADS. 0 means 1. */
+    int threads;
+    /* Backend name ("epoll", "kqueue", "port", "poll", "select"). NULL
+     * means the TPOLL_BACKEND environment variable if set, else the
+     * build's default. A name that is unknown or not compiled in is an
+     * error, never a silent fallback. */
+    const char *backend;
+    /* Events fetched from the kernel per poll call. 0 means 256. */
+    int batch;
+};
+
+#define TPOLL_DEFAULT_MAX_FDS_CAP (1 << 20)
+
+/* Per-thread counters, maintained by the thread that owns them. */
+struct tpoll_counters {
+    uint64_t loops;     /* tpoll_wait() iterations */
+    uint64_t polls;     /* calls into the kernel poller that could block */
+    uint64_t callbacks; /* callbacks run */
+    uint64_t ctl_calls; /* kernel registration calls (epoll_ctl, kevent
+                         * changes, port_associate, ...) */
+    uint64_t updates;   /* fds re-evaluated by the update pass */
+    uint64_t wakeups;   /* wake signals received from other threads */
+    uint64_t idle_wakeups; /* polls that returned early with nothing to do */
+};
+
+TPOLL_API void tpoll_options_init(struct tpoll_options *opts);
+
+/* Creates an instance. opts may be NULL for all defaults.
+ * -EINVAL bad option, -ENOENT/-ENOTSUP unknown / not compiled backend
+ * (see tpoll_backend_supported), -ENOMEM. */
+TPOLL_API int tpoll_create(struct tpoll **out,
+                           const struct tpoll_options *opts);
+
+/* Destroys an instance. The calling thread, if bound, is unbound first.
+ * -EBUSY (and nothing happens) while another thread is still bound.
+ * Inserted fds are forgotten, never closed. NULL is accepted. */
+TPOLL_API int tpoll_destroy(struct tpoll *tp);
+
+/* Binds the calling thread to thread id `tid` and creates its kernel
+ * poller; every inserted fd whose mask names `tid` is then registered by
+ * the first tpoll_wait(). -EINVAL bad tid, -EBUSY tid taken or caller
+ * already bound to this instance, -EMFILE/-ENOMEM/... poller creation. */
+TPOLL_API int tpoll_thread_start(struct tpoll *tp, int tid);
+
+/* Unbinds the calling thread and closes its poller. -EPERM if unbound. */
+TPOLL_API int tpoll_thread_stop(struct tpoll *tp);
+
+/* Thread id the calling thread is bound to, or -EPERM. */
+TPOLL_API int tpoll_thread_id(const struct tpoll *tp);
+
+/* One loop iteration on the calling (bound) thread: apply this thread's
+ * pending updates, poll for at most timeout_ms (-1: no limit, 0: do not
+ * block), run callbacks. Returns the number of callbacks run, or -EPERM
+ * (unbound), -EINTR (interrupted by a signal before any event), or another
+ * negative errno from the kernel poller. */
+TPOLL_API int tpoll_wait(struct tpoll *tp, int timeout_ms);
+
+/* Makes thread `tid`'s current or next tpoll_wait() return promptly.
+ * Callable from any thread, bound or not (not from signal handlers).
+ * -EINVAL bad tid. */
+TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
+
+/* Inserts fd with no interest yet. thread_mask must be non-empty and only
+ * name thread ids below the instance's thread count. Callable from any
+ * thread. -EBADF fd out of range or not open, -EEXIST already inserted,
+ * -EINVAL bad mask or NULL cb, -EPERM an fd kind no backend can poll
+ * (regular file, directory), -ERANGE the backend cannot take this fd number
+ * (select: fd >= FD_SETSIZE). */
+TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
+                              void *owner, tpoll_mask_t thread_mask);
+
+/* Removes fd. Once it returns, no callback for fd starts any more, no
+ * poller of any thread still watches it, and the caller may close fd and
+ * reuse its number at once. Called outside a callback it also waits for a
+ * callback for fd already running on another thread, returning 0; called
+ * from inside a callback it does not wait (two callbacks deleting each
+ * other's fds would deadlock) and returns 1 if such a callback was still
+ * running, so that the owner must not be freed yet. -EBADF, -ENOENT. */
+TPOLL_API int tpoll_fd_delete(struct tpoll *tp, int fd);
+
+/* Moves fd to another set of threads (migration). Threads leaving the
+ * mask stop polling it before their next poll; threads joining start.
+ * -EBADF, -ENOENT, -EINVAL bad mask. */
+TPOLL_API int tpoll_fd_set_threads(struct tpoll *tp, int fd,
+                                   tpoll_mask_t thread_mask);
+
+/* Level-triggered interest changes; idempotent. -EBADF, -ENOENT. */
+TPOLL_API int tpoll_want_recv(struct tpoll *tp, int fd);
+TPOLL_API int tpoll_stop_recv(struct tpoll *tp, int fd);
+TPOLL_API int tpoll_want_send(struct tpoll *tp, int fd);
+TPOLL_API int tpoll_stop_send(struct tpoll *tp, int fd);
+
+/* Current interest (TPOLL_RECV|TPOLL_SEND bits) of fd, or -EBADF/-ENOENT. */
+TPOLL_API int tpoll_fd_interest(const struct tpoll *tp, int fd);
+
+/* In a child after fork(): the calling thread keeps its thread id (if it
+ * was bound) with a fresh poller; every other thread id is unbound; no
+ * kernel object shared with the parent is touched. Call before any other
+ * tpoll function in the child. */
+TPOLL_API int tpoll_after_fork(struct tpoll *tp);
+
+/* Name of the backend the instance uses. */
+TPOLL_API const char *tpoll_backend_name(const struct tpoll *tp);
+
+/* 0 if `name` is compiled in, -ENOTSUP if it is a known backend that this
+ * build lacks, -ENOENT if no backend has that name. */
+TPOLL_API int tpoll_backend_supported(const char *name);
+
+/* Name of the build's default backend. */
+TPOLL_API const char *tpoll_default_backend(void);
+
+/* Counters of thread `tid`. -EINVAL bad tid or NULL out. */
+TPOLL_API int tpoll_thread_counters(const struct tpoll *tp, int tid,
+                                    struct tpoll_counters *out);
+
+/* Library version as TPOLL_VERSION_NUMBER / string, of the linked library. */
+TPOLL_API unsigned tpoll_version(void);
+TPOLL_API const char *tpoll_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+const char *tu_backend(void)
+{
+    const char *b = getenv("TPOLL_BACKEND");
+
+    return b && *b ? b : tpoll_default_backend();
+}
+
+struct tpoll *tu_create(int threads, int max_fds)
+{
+    struct tpoll_options o;
+    struct tpoll *tp = NULL;
+
+    tpoll_options_init(&o);
+    o.threads = threads;
+    o.max_fds = max_fds;
+    assert_int_equal(tpoll_create(&tp, &o), 0);
+    assert_string_equal(tpoll_backend_name(tp), tu_backend());
+    return tp;
+}
+
+void tu_destroy(struct tpoll *tp)
+{
+    assert_int_equal(tpoll_destroy(tp), 0);
+}
+
+static void nonblock(int fd)
+{
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    assert_int_equal(fcntl(fd, F_SETFD, FD_CLOEXEC), 0);
+}
+
+void tu_socketpair(int sv[2])
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    nonblock(sv[0]);
+    nonblock(sv[1]);
+}
+
+void tu_pipe(int p[2])
+{
+    assert_int_equal(pipe(p), 0);
+    nonblock(p[0]);
+    nonblock(p[1]);
+}
+
+void tu_write_byte(int fd)
+{
+    char c = 'x';
+
+    assert_int_equal(write(fd, &c, 1), 1);
+}
+
+long tu_drain(int fd)
+{
+    char buf[4096];
+    long total = 0;
+    ssize_t r;
+
+    for (;;) {
+        r = read(fd, buf, sizeof(buf));
+        if (r > 0) {
+            total += r;
+            continue;
+        }
+        if (r == 0)
+            return total;
+        return total ? total : -1;
+    }
+}
+
+int tu_count_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory stream itself */
+}
+
+uint64_t tu_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int tu_wait_until(struct tpoll *tp, int (*cond)(void *), void *arg)
+{
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
+
+    while (!cond(arg)) {
+        int r = tpoll_wait(tp, 100);
+
+        assert_true(r >= 0 || r == -EINTR);
+        if (tu_now_ms() > end)
+            return 0;
+    }
+    return 1;
+}
+
+static void *loop_main(void *arg)
+{
+    struct tu_loop *l = arg;
+    int err = tpoll_thread_start(l->tp, l->tid);
+
+    atomic_store(&l->start_err, err);
+    atomic_store(&l->started, 1);
+    if (err)
+        return NULL;
+    while (!atomic_load(&l->stop)) {
+        tpoll_wait(l->tp, -1);
+        atomic_fetch_add(&l->loops, 1);
+    }
+    tpoll_thread_stop(l->tp);
+    return NULL;
+}
+
+void tu_loop_start(struct tu_loop *l, struct tpoll *tp, int tid)
+{
+    l->tp = tp;
+    l->tid = tid;
+    atomic_store(&l->started, 0);
+    atomic_store(&l->stop, 0);
+    atomic_store(&l->loops, 0);
+    assert_int_equal(pthread_create(&l->thread, NULL, loop_main, l), 0);
+    while (!atomic_load(&l->started))
+        sched_yield();
+    assert_int_equal(atomic_load(&l->start_err), 0);
+}
+
+void tu_loop_stop(struct tu_loop *l)
+{
+    atomic_store(&l->stop, 1);
+    assert_int_equal(tpoll_wake(l->tp, l->tid), 0);
+    assert_int_equal(pthread_join(l->thread, NULL), 0);
+}
