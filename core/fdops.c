@@ -86,7 +86,7 @@ int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
                     tpoll_mask_t thread_mask)
 {
     struct tp__fd *e;
-    int err;
+    int err = 0;
     AO_t st;
 
     e = fd_entry(tp, fd, &err);
@@ -137,7 +137,7 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
 {
     struct tp__fd *e;
     tpoll_mask_t polled;
-    int err;
+    int err = 0;
     AO_t st;
 
     e = fd_entry(tp, fd, &err);
@@ -184,7 +184,7 @@ int tpoll_fd_set_threads(struct tpoll *tp, int fd, tpoll_mask_t thread_mask)
 {
     struct tp__fd *e;
     tpoll_mask_t old;
-    int err;
+    int err = 0;
     AO_t st;
 
     e = fd_entry(tp, fd, &err);
@@ -212,7 +212,7 @@ static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
 {
     struct tp__fd *e;
     AO_t st, seen, nst;
-    int err;
+    int err = 0;
 
     e = fd_entry(tp, fd, &err);
     if (e == NULL)
@@ -258,7 +258,7 @@ int tpoll_stop_send(struct tpoll *tp, int fd)
 int tpoll_fd_interest(const struct tpoll *tp, int fd)
 {
     AO_t st;
-    int err;
+    int err = 0;
 
     if (fd_entry(tp, fd, &err) == NULL)
         return err;

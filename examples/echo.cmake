@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: MIT
+add_executable(tpoll_echo ${CMAKE_CURRENT_LIST_DIR}/echo.c)
+target_compile_definitions(tpoll_echo PRIVATE _GNU_SOURCE)
+target_link_libraries(tpoll_echo PRIVATE tpoll::tpoll tpoll_warnings tpoll_sanitize Threads::Threads)
+if(TPOLL_BUILD_TESTS)
+  foreach(b IN LISTS TPOLL_BACKENDS)
+    add_test(NAME example_echo.${b} COMMAND tpoll_echo --backend ${b} --seconds 1 --conns 16)
+    set_tests_properties(example_echo.${b} PROPERTIES LABELS "example;${b}" TIMEOUT 60)
+  endforeach()
+endif()
