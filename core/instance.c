@@ -120,6 +120,8 @@ int tpoll_destroy(struct tpoll *tp)
     if (tp == NULL)
         return 0;
     self = tp__self(tp);
+    if (self != NULL && self->in_dispatch)
+        return -EBUSY;
     for (i = 0; i < tp->nthreads; i++)
         if (&tp->threads[i] != self && tp_load(&tp->threads[i].bound))
             return -EBUSY;

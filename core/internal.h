@@ -62,7 +62,8 @@ struct tp__thread {
     int nlocal;
     int *errs; /* fds whose registration failed in this pass */
     int nerrs;
-    int dispatched; /* callbacks run by the current poll */
+    int dispatched;  /* callbacks run by the current poll */
+    int in_dispatch; /* inside tpoll_wait's dispatch (callbacks may run) */
     void *bk;       /* backend per-thread state */
     struct tp__counters ctr;
 };

@@ -187,6 +187,9 @@ int tpoll_thread_stop(struct tpoll *tp)
 
     if (th == NULL)
         return -EPERM;
+    /* The poller and its event buffer are in use below us. */
+    if (th->in_dispatch)
+        return -EBUSY;
     tp_fetch_and(&tp->started, ~th->bit);
     set_inbox_dead(th, 1);
     clear_thread_bits(th);
@@ -223,18 +226,22 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
 
     if (th == NULL)
         return -EPERM;
+    if (th->in_dispatch) /* a nested wait would reuse the event buffer */
+        return -EBUSY;
     tp_count(&th->ctr.loops, 1);
     tp__apply_updates(th);
     n = tp->be->poll(th, sleep_timeout(th, timeout_ms));
     tp_swap(&th->wstate, 0);
     tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
+    th->in_dispatch = 1;
     tp__dispatch_errors(th);
     if (n > 0) {
         tp->be->dispatch(th, n);
         if (th->dispatched == 0)
             tp_count(&th->ctr.idle_wakeups, 1);
     }
+    th->in_dispatch = 0;
     if (n < 0 && th->dispatched == 0)
         return n;
     return th->dispatched;

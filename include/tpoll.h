@@ -103,7 +103,8 @@ TPOLL_API int tpoll_create(struct tpoll **out,
                            const struct tpoll_options *opts);
 
 /* Destroys an instance. The calling thread, if bound, is unbound first.
- * -EBUSY (and nothing happens) while another thread is still bound.
+ * -EBUSY (and nothing happens) while another thread is still bound, or
+ * when called from one of the instance's callbacks.
  * Inserted fds are forgotten, never closed. NULL is accepted. */
 TPOLL_API int tpoll_destroy(struct tpoll *tp);
 
@@ -113,7 +114,8 @@ TPOLL_API int tpoll_destroy(struct tpoll *tp);
  * already bound to this instance, -EMFILE/-ENOMEM/... poller creation. */
 TPOLL_API int tpoll_thread_start(struct tpoll *tp, int tid);
 
-/* Unbinds the calling thread and closes its poller. -EPERM if unbound. */
+/* Unbinds the calling thread and closes its poller. -EPERM if unbound,
+ * -EBUSY from inside one of this thread's callbacks. */
 TPOLL_API int tpoll_thread_stop(struct tpoll *tp);
 
 /* Thread id the calling thread is bound to, or -EPERM. */
@@ -123,11 +125,13 @@ TPOLL_API int tpoll_thread_id(const struct tpoll *tp);
  * pending updates, poll for at most timeout_ms (-1: no limit, 0: do not
  * block), run callbacks. Returns the number of callbacks run, or -EPERM
  * (unbound), -EINTR (interrupted by a signal before any event), or another
- * negative errno from the kernel poller. */
+ * negative errno from the kernel poller; -EBUSY when called from inside
+ * one of this thread's callbacks. */
 TPOLL_API int tpoll_wait(struct tpoll *tp, int timeout_ms);
 
 /* Makes thread `tid`'s current or next tpoll_wait() return promptly.
- * Callable from any thread, bound or not (not from signal handlers).
+ * Callable from any thread, bound or not (not from signal handlers). A
+ * thread id nobody is bound to has no wait to end: nothing happens.
  * -EINVAL bad tid. */
 TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
 
