@@ -82,7 +82,7 @@ static int select_poll(struct tp__thread *th, int timeout_ms)
     tp__scan_polled(th, add_fd, t);
     if (timeout_ms >= 0) {
         tv.tv_sec = timeout_ms / 1000;
-        tv.tv_usec = (timeout_ms % 1000) * 1000;
+        tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
         tvp = &tv;
     }
     t->rd_out = t->rd;

@@ -28,6 +28,13 @@ install(FILES ${PROJECT_BINARY_DIR}/tpollConfig.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll)
 
 # pkg-config: paths relative to the prefix so that a relocated install works.
+# The prefix itself is found from the .pc file's own place: the configured
+# CMAKE_INSTALL_PREFIX is wrong after `cmake --install --prefix` or a copy.
+file(RELATIVE_PATH TPOLL_PC_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+set(TPOLL_PC_PREFIX "\${pcfiledir}/${TPOLL_PC_PREFIX}")
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(TPOLL_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+endif()
 set(TPOLL_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 set(TPOLL_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")

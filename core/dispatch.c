@@ -11,10 +11,28 @@ static unsigned user_events(unsigned ev, unsigned interest)
 
     if (ev & (TP_EV_HUP | TP_EV_ERR)) {
         out |= interest & (ev & TP_EV_ERR ? TP_EV_BOTH : TP_EV_RECV);
+        /* A hang-up seen in no wanted direction (send wanted on a pipe's
+         * read end): pollers report it whatever was asked, so dropping it
+         * would wake the thread for nothing at every poll. */
+        if (!out)
+            out = interest;
         if (out)
             out |= ev & (TP_EV_HUP | TP_EV_ERR);
     }
     return out;
+}
+
+/* Only this thread flips its own running bit and nothing needs the old
+ * value: a plain locked or/and (a full barrier, as the handshake with
+ * delete needs) instead of a compare-and-swap loop. */
+static void set_running(struct tp__fd *e, tpoll_mask_t bit)
+{
+    AO_or_full(&e->running_mask, bit);
+}
+
+static void clear_running(struct tp__fd *e, tpoll_mask_t bit)
+{
+    AO_and_full(&e->running_mask, ~bit);
 }
 
 static void run_callback(struct tp__thread *th, int fd, unsigned events,
@@ -33,7 +51,7 @@ void tp__event(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
     AO_t st, cb, owner;
     unsigned events;
 
-    if (TP_UNLIKELY(fd < 0 || fd >= th->tp->max_fds))
+    if (TP_UNLIKELY(fd < 0 || fd >= th->tp->max_fds || th->fork_pending))
         return;
     e = &th->tp->fds[fd];
     st = tp_load(&e->state);
@@ -42,13 +60,13 @@ void tp__event(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
     /* Running bit first, then the checks (paired with delete, which clears
      * the mask and then reads running_mask). cb and owner are read between
      * two reads of the generation, so they belong to the generation seen. */
-    tp_fetch_or(&e->running_mask, th->bit);
+    set_running(e, th->bit);
     cb = tp_load(&e->cb);
     owner = tp_load(&e->owner);
     st = tp_load(&e->state);
     if (TP_GEN(st) != gen || !(st & TP_ST_INUSE) ||
         !(tp_load(&e->thread_mask) & th->bit)) {
-        tp_fetch_and(&e->running_mask, ~th->bit);
+        clear_running(e, th->bit);
         /* A registration we should not have: let the update pass drop it. */
         if ((st & TP_ST_INUSE) && TP_GEN(st) == gen)
             tp__mark_self(th, fd);
@@ -57,7 +75,7 @@ void tp__event(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
     events = user_events(ev, (unsigned)(st & TP_EV_BOTH));
     if (events)
         run_callback(th, fd, events, cb, owner);
-    tp_fetch_and(&e->running_mask, ~th->bit);
+    clear_running(e, th->bit);
 }
 
 void tp__woken(struct tp__thread *th)
@@ -69,7 +87,9 @@ void tp__oneshot_fired(struct tp__thread *th, int fd)
 {
     struct tp__fd *e;
 
-    if (fd < 0 || fd >= th->tp->max_fds)
+    /* After a fork in this dispatch the association was the parent's: the
+     * child's fresh poller registers the fd anew. */
+    if (fd < 0 || fd >= th->tp->max_fds || th->fork_pending)
         return;
     e = &th->tp->fds[fd];
     tp__fd_lock(e);

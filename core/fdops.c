@@ -212,6 +212,7 @@ static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
 {
     struct tp__fd *e;
     AO_t st, seen, nst;
+    tpoll_mask_t who;
     int err = 0;
 
     e = fd_entry(tp, fd, &err);
@@ -229,9 +230,14 @@ static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
             break;
         st = seen;
     }
-    tp__mark(tp, fd,
-             tp_load(&e->thread_mask) | tp_load(&e->polled_recv) |
-                 tp_load(&e->polled_send));
+    who = tp_load(&e->thread_mask) | tp_load(&e->polled_recv) |
+          tp_load(&e->polled_send);
+    /* Already queued on every concerned thread (a stop then a want before
+     * the next pass): a pass clears its bit before reading the state, so it
+     * sees this change too. */
+    if ((tp_load(&e->update_mask) & who) == who)
+        return 0;
+    tp__mark(tp, fd, who);
     return 0;
 }
 

@@ -148,6 +148,9 @@ static int open_thread(struct tp__thread *th)
         return err;
     }
     tp_store(&th->wstate, 0);
+    /* After fork the id may come from a thread that vanished inside its
+     * dispatch: nothing of that dispatch belongs to the new binding. */
+    th->in_dispatch = 0;
     set_inbox_dead(th, 0);
     tp_fetch_or(&th->tp->started, th->bit);
     mark_all_for(th);
@@ -183,8 +186,11 @@ fail_slot:
 
 int tpoll_thread_stop(struct tpoll *tp)
 {
-    struct tp__thread *th = tp ? tp__self(tp) : NULL;
+    struct tp__thread *th;
 
+    if (tp == NULL)
+        return -EINVAL;
+    th = tp__self(tp);
     if (th == NULL)
         return -EPERM;
     /* The poller and its event buffer are in use below us. */
@@ -202,8 +208,11 @@ int tpoll_thread_stop(struct tpoll *tp)
 
 int tpoll_thread_id(const struct tpoll *tp)
 {
-    struct tp__thread *th = tp ? tp__self(tp) : NULL;
+    struct tp__thread *th;
 
+    if (tp == NULL)
+        return -EINVAL;
+    th = tp__self(tp);
     return th ? th->tid : -EPERM;
 }
 
@@ -219,29 +228,66 @@ static int sleep_timeout(struct tp__thread *th, int timeout_ms)
     return timeout_ms;
 }
 
+/* A fresh poller for th in a forked child, registering every live fd of
+ * its mask again; on failure th is unbound. */
+static int renew_poller(struct tp__thread *th)
+{
+    struct tpoll *tp = th->tp;
+    int err;
+
+    th->nlocal = th->nerrs = 0;
+    err = tp->be->thread_init(th);
+    if (err) {
+        free_queues(th);
+        unbind_slot(th);
+        tp_store(&th->bound, 0);
+        return err;
+    }
+    tp_store(&th->wstate, 0);
+    set_inbox_dead(th, 0);
+    tp_fetch_or(&tp->started, th->bit);
+    mark_all_for(th);
+    return 0;
+}
+
 int tpoll_wait(struct tpoll *tp, int timeout_ms)
 {
-    struct tp__thread *th = tp ? tp__self(tp) : NULL;
+    struct tp__thread *th;
     int n;
 
+    if (tp == NULL)
+        return -EINVAL;
+    th = tp__self(tp);
     if (th == NULL)
         return -EPERM;
     if (th->in_dispatch) /* a nested wait would reuse the event buffer */
         return -EBUSY;
     tp_count(&th->ctr.loops, 1);
-    tp__apply_updates(th);
+    /* Most iterations have nothing queued: skip the pass's call frame. */
+    if (th->nlocal || tp_load(&th->ninbox))
+        tp__apply_updates(th);
     n = tp->be->poll(th, sleep_timeout(th, timeout_ms));
     tp_swap(&th->wstate, 0);
     tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
     th->in_dispatch = 1;
-    tp__dispatch_errors(th);
+    if (th->nerrs)
+        tp__dispatch_errors(th);
     if (n > 0) {
         tp->be->dispatch(th, n);
         if (th->dispatched == 0)
             tp_count(&th->ctr.idle_wakeups, 1);
     }
     th->in_dispatch = 0;
+    if (TP_UNLIKELY(th->fork_pending)) {
+        int err;
+
+        th->fork_pending = 0;
+        tp->be->thread_forget(th);
+        err = renew_poller(th);
+        if (err)
+            return err;
+    }
     if (n < 0 && th->dispatched == 0)
         return n;
     return th->dispatched;
@@ -256,7 +302,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
 int tpoll_after_fork(struct tpoll *tp)
 {
     struct tp__thread *self;
-    int i, fd, hwm, err = 0;
+    int i, fd, hwm;
 
     if (tp == NULL)
         return -EINVAL;
@@ -269,6 +315,10 @@ int tpoll_after_fork(struct tpoll *tp)
             continue;
         tp_fetch_and(&tp->started, ~th->bit);
         set_inbox_dead(th, 1);
+        /* Called from a callback: the dispatch still reads the poller's
+         * event buffer; it is released when the dispatch ends. */
+        if (th == self && self->in_dispatch)
+            continue;
         tp->be->thread_forget(th);
         if (th != self) {
             free_queues(th);
@@ -285,19 +335,12 @@ int tpoll_after_fork(struct tpoll *tp)
         tp_store(&e->update_mask, 0);
         tp_store(&e->running_mask, 0);
     }
-    if (self != NULL) {
+    if (self == NULL)
+        return 0;
+    if (self->in_dispatch) {
         self->nlocal = self->nerrs = 0;
-        err = tp->be->thread_init(self);
-        if (err) {
-            free_queues(self);
-            unbind_slot(self);
-            tp_store(&self->bound, 0);
-            return err;
-        }
-        tp_store(&self->wstate, 0);
-        set_inbox_dead(self, 0);
-        tp_fetch_or(&tp->started, self->bit);
-        mark_all_for(self);
+        self->fork_pending = 1;
+        return 0;
     }
-    return 0;
+    return renew_poller(self);
 }

@@ -159,6 +159,22 @@ static int update_fd(struct tp__thread *th, int fd)
     return 1;
 }
 
+/* want == have, read without the lock: the common stop-then-want case.
+ * Nothing here needs the lock: only this thread sets its polled bits, a
+ * delete removes registrations itself, and a change racing with this read
+ * queues the fd again (its update bit was cleared just before). Immediate
+ * backends only, since a batch keeps the fds it queued locked until the
+ * flush. */
+static int settled(const struct tp__thread *th, const struct tp__fd *e)
+{
+    AO_t st = tp_load(&e->state);
+    unsigned want = 0;
+
+    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & th->bit))
+        want = (unsigned)(st & TP_EV_BOTH);
+    return want == polled_for(e, th->bit);
+}
+
 static void unlock_range(struct tp__thread *th, int from, int to)
 {
     int i;
@@ -200,6 +216,8 @@ void tp__apply_updates(struct tp__thread *th)
         struct tp__fd *e = &tp->fds[th->local[i]];
 
         tp_fetch_and(&e->update_mask, ~th->bit);
+        if (!batch && settled(th, e))
+            continue;
         if (!try_lock(e)) {
             if (batch) {
                 if (changed)

@@ -15,8 +15,10 @@
  * by a want costs no system call at all.
  *
  * Errors: every function that can fail returns 0 (or a count) on success and
- * a negative errno value on failure. A failing call changes nothing.
- * docs/contract.md lists, per function, the errors and who may call it.
+ * a negative errno value on failure. A failing call changes nothing. A NULL
+ * instance is -EINVAL for every function that returns an int (tpoll_destroy
+ * accepts it and returns 0). docs/contract.md lists, per function, the
+ * errors and who may call it.
  */
 #ifndef TPOLL_H
 #define TPOLL_H
@@ -111,7 +113,8 @@ TPOLL_API int tpoll_destroy(struct tpoll *tp);
 /* Binds the calling thread to thread id `tid` and creates its kernel
  * poller; every inserted fd whose mask names `tid` is then registered by
  * the first tpoll_wait(). -EINVAL bad tid, -EBUSY tid taken or caller
- * already bound to this instance, -EMFILE/-ENOMEM/... poller creation. */
+ * already bound to this instance, -EMLINK caller already bound to 8
+ * instances, -EMFILE/-ENOMEM/... poller creation. */
 TPOLL_API int tpoll_thread_start(struct tpoll *tp, int tid);
 
 /* Unbinds the calling thread and closes its poller. -EPERM if unbound,
@@ -122,8 +125,8 @@ TPOLL_API int tpoll_thread_stop(struct tpoll *tp);
 TPOLL_API int tpoll_thread_id(const struct tpoll *tp);
 
 /* One loop iteration on the calling (bound) thread: apply this thread's
- * pending updates, poll for at most timeout_ms (-1: no limit, 0: do not
- * block), run callbacks. Returns the number of callbacks run, or -EPERM
+ * pending updates, poll for at most timeout_ms (negative: no limit, 0: do
+ * not block), run callbacks. Returns the number of callbacks run, or -EPERM
  * (unbound), -EINTR (interrupted by a signal before any event), or another
  * negative errno from the kernel poller; -EBUSY when called from inside
  * one of this thread's callbacks. */
@@ -171,14 +174,15 @@ TPOLL_API int tpoll_fd_interest(const struct tpoll *tp, int fd);
 /* In a child after fork(): the calling thread keeps its thread id (if it
  * was bound) with a fresh poller; every other thread id is unbound; no
  * kernel object shared with the parent is touched. Call before any other
- * tpoll function in the child. */
+ * tpoll function in the child. -EINVAL NULL, or the poller creation error
+ * (the calling thread is then unbound). */
 TPOLL_API int tpoll_after_fork(struct tpoll *tp);
 
 /* Name of the backend the instance uses. */
 TPOLL_API const char *tpoll_backend_name(const struct tpoll *tp);
 
 /* 0 if `name` is compiled in, -ENOTSUP if it is a known backend that this
- * build lacks, -ENOENT if no backend has that name. */
+ * build lacks, -ENOENT if no backend has that name, -EINVAL if NULL. */
 TPOLL_API int tpoll_backend_supported(const char *name);
 
 /* Name of the build's default backend. */

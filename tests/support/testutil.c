@@ -2,8 +2,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,4 +155,145 @@ void tu_loop_stop(struct tu_loop *l)
     atomic_store(&l->stop, 1);
     assert_int_equal(tpoll_wake(l->tp, l->tid), 0);
     assert_int_equal(pthread_join(l->thread, NULL), 0);
+}
+
+void tu_event_init(struct tu_event *ev)
+{
+    assert_int_equal(pthread_mutex_init(&ev->mu, NULL), 0);
+    assert_int_equal(pthread_cond_init(&ev->cv, NULL), 0);
+    ev->count = 0;
+}
+
+void tu_event_destroy(struct tu_event *ev)
+{
+    pthread_cond_destroy(&ev->cv);
+    pthread_mutex_destroy(&ev->mu);
+}
+
+void tu_event_post(struct tu_event *ev)
+{
+    pthread_mutex_lock(&ev->mu);
+    ev->count++;
+    pthread_cond_broadcast(&ev->cv);
+    pthread_mutex_unlock(&ev->mu);
+}
+
+int tu_event_count(struct tu_event *ev)
+{
+    int n;
+
+    pthread_mutex_lock(&ev->mu);
+    n = ev->count;
+    pthread_mutex_unlock(&ev->mu);
+    return n;
+}
+
+int tu_event_wait(struct tu_event *ev, int n)
+{
+    struct timespec end;
+    int ok = 1;
+
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += TU_DEADLINE_MS / 1000;
+    pthread_mutex_lock(&ev->mu);
+    while (ev->count < n && ok)
+        if (pthread_cond_timedwait(&ev->cv, &ev->mu, &end) != 0)
+            ok = ev->count >= n;
+    pthread_mutex_unlock(&ev->mu);
+    return ok;
+}
+
+/* For counters with no condition variable behind them: poll them with a
+ * short pause until they move, bounded by the safety deadline. */
+int tu_wait_atomic(atomic_ulong *v, unsigned long n)
+{
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
+    struct timespec pause = {0, 200000};
+
+    while (atomic_load(v) < n) {
+        if (tu_now_ms() > end)
+            return 0;
+        nanosleep(&pause, NULL);
+    }
+    return 1;
+}
+
+static struct sockaddr_in loopback(int port)
+{
+    struct sockaddr_in a;
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    return ntohs(a.sin_port);
+}
+
+int tu_tcp_connect_start(int port)
+{
+    struct sockaddr_in a = loopback(port);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int r;
+
+    assert_true(fd >= 0);
+    r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    assert_true(r == 0 || errno == EINPROGRESS || errno == ECONNREFUSED);
+    return fd;
+}
+
+void tu_tcp_pair(int out[2])
+{
+    struct sockaddr_in a = loopback(0);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    int cfd, afd;
+
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    cfd = tu_tcp_connect_start(bound_port(lfd));
+    /* Blocking accept: the handshake completes in the kernel on loopback. */
+    afd = accept(lfd, NULL, NULL);
+    assert_true(afd >= 0);
+    close(lfd);
+    nonblock(afd);
+    assert_int_equal(
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+    assert_int_equal(
+        setsockopt(afd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+    out[0] = cfd;
+    out[1] = afd;
+}
+
+int tu_unused_tcp_port(void)
+{
+    struct sockaddr_in a = loopback(0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    port = bound_port(fd);
+    close(fd);
+    return port;
+}
+
+int tu_backend_reports_hup(const struct tpoll *tp)
+{
+    return strcmp(tpoll_backend_name(tp), "select") != 0;
+}
+
+struct tpoll_counters tu_counters(const struct tpoll *tp, int tid)
+{
+    struct tpoll_counters c;
+
+    assert_int_equal(tpoll_thread_counters(tp, tid, &c), 0);
+    return c;
 }

@@ -48,5 +48,35 @@ struct tu_loop {
 void tu_loop_start(struct tu_loop *l, struct tpoll *tp, int tid);
 void tu_loop_stop(struct tu_loop *l);
 
+/* A counter that other threads bump and the test waits on, for conditions
+ * reached on threads that are not the caller's tpoll loop. */
+struct tu_event {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int count;
+};
+void tu_event_init(struct tu_event *ev);
+void tu_event_destroy(struct tu_event *ev);
+void tu_event_post(struct tu_event *ev);
+int tu_event_count(struct tu_event *ev);
+/* Waits until count >= n; 1 on success, 0 if the safety deadline passed. */
+int tu_event_wait(struct tu_event *ev, int n);
+/* Waits until *v >= n (an atomic bumped elsewhere), same convention. */
+int tu_wait_atomic(atomic_ulong *v, unsigned long n);
+
+/* Connected loopback TCP pair: out[0] the connecting side, out[1] the
+ * accepted one; both non-blocking and close-on-exec. */
+void tu_tcp_pair(int out[2]);
+/* A loopback port nothing listens on (bound, then released). */
+int tu_unused_tcp_port(void);
+/* Non-blocking TCP socket whose connect() to 127.0.0.1:port is underway
+ * (or already failed: the error is then read back with SO_ERROR). */
+int tu_tcp_connect_start(int port);
+
+/* 1 if the instance's backend reports TPOLL_HUP (all but select). */
+int tu_backend_reports_hup(const struct tpoll *tp);
+/* Reads thread tid's counters, asserting success. */
+struct tpoll_counters tu_counters(const struct tpoll *tp, int tid);
+
 
 #endif

@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tpoll_http: an HTTP/1.1 keep-alive "hello" server on tpoll threads, for
+ * load generators such as wrk.
+ *
+ *   tpoll_http [--port P] [--addr A] [--threads N] [--backend NAME]
+ *              [--seconds S] [--listener reuseport|shared]
+ *
+ * Every request gets "hello\n". Connections stay open (HTTP/1.1 keep-alive,
+ * pipelining) unless the client says "Connection: close" or speaks
+ * HTTP/1.0. With --listener reuseport (the default) each thread has its own
+ * SO_REUSEPORT listener and the kernel spreads connections; with shared,
+ * one listener is polled by every thread. Either way an accepted
+ * connection stays on the thread that accepted it. The server stops after
+ * S seconds (0: on SIGINT or SIGTERM) and prints what it served.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tpoll.h>
+
+#define IN_CAP 8192
+#define OUT_CAP 16384
+#define ACCEPT_BURST 64
+
+static const char hello[] = "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: text/plain\r\n"
+                            "Content-Length: 6\r\n"
+                            "\r\n"
+                            "hello\n";
+static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\n"
+                                  "Content-Length: 0\r\n"
+                                  "Connection: close\r\n"
+                                  "\r\n";
+static const char too_large[] =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    "Content-Length: 0\r\n"
+    "Connection: close\r\n"
+    "\r\n";
+
+struct worker;
+
+struct conn {
+    int fd;
+    int closing; /* close once out[] is flushed */
+    int blocked; /* out[] is waiting for TPOLL_SEND, input is paused */
+    struct worker *w;
+    struct conn *prev, *next;
+    size_t in_len;
+    size_t out_len, out_off;
+    char in[IN_CAP];
+    char out[OUT_CAP];
+};
+
+struct server {
+    struct tpoll *tp;
+    int threads;
+    int shared;
+    struct sockaddr_in addr;
+    atomic_int stop;
+    struct worker *workers;
+};
+
+struct worker {
+    struct server *s;
+    int tid;
+    int listen_fd; /* this thread's listener, or the shared one */
+    pthread_t thread;
+    int err;
+    struct conn conns; /* list head of this thread's connections */
+    unsigned long long requests, accepted;
+};
+
+static void die(const char *what, int err)
+{
+    fprintf(stderr, "tpoll_http: %s: %s\n", what, strerror(err));
+    exit(1);
+}
+
+static void conn_close(struct tpoll *tp, struct conn *c)
+{
+    tpoll_fd_delete(tp, c->fd);
+    close(c->fd);
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    free(c);
+}
+
+/* Returns 1 once out[] is empty, 0 if the socket is full, -1 on error. */
+static int conn_flush(struct conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        c->out_off += (size_t)n;
+    }
+    c->out_off = c->out_len = 0;
+    return 1;
+}
+
+static void conn_reply(struct conn *c, const char *msg, size_t len)
+{
+    memcpy(c->out + c->out_len, msg, len);
+    c->out_len += len;
+}
+
+static int header_is(const char *line, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+
+    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return 0;
+    line += n + 1;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return value == NULL || strncasecmp(line, value, strlen(value)) == 0;
+}
+
+/*
+ * Answers the complete requests buffered in in[] while a response still fits
+ * in out[]. Returns the bytes consumed; sets c->closing when the connection
+ * must end after the answers already queued.
+ */
+static size_t conn_answer(struct conn *c)
+{
+    size_t used = 0;
+
+    while (!c->closing && c->out_len + sizeof(too_large) <= OUT_CAP) {
+        char *req = c->in + used;
+        size_t avail = c->in_len - used;
+        char *end = memmem(req, avail, "\r\n\r\n", 4);
+        char *line, *eol;
+        long body = 0;
+
+        if (end == NULL) {
+            if (used == 0 && avail == IN_CAP) {
+                conn_reply(c, too_large, sizeof(too_large) - 1);
+                c->closing = 1;
+            }
+            break;
+        }
+        *end = '\0'; /* headers become one string; the request is used up */
+        eol = strstr(req, "\r\n");
+        if (eol == NULL)
+            eol = end;
+        if (memmem(req, (size_t)(eol - req), " HTTP/1.", 8) == NULL) {
+            conn_reply(c, bad_request, sizeof(bad_request) - 1);
+            c->closing = 1;
+            break;
+        }
+        if (memmem(req, (size_t)(eol - req), " HTTP/1.0", 9) != NULL)
+            c->closing = 1;
+        for (line = eol + 2; line < end; line = eol + 2) {
+            eol = strstr(line, "\r\n");
+            if (eol == NULL)
+                eol = end;
+            if (header_is(line, "Connection", "close"))
+                c->closing = 1;
+            else if (header_is(line, "Content-Length", NULL))
+                body = strtol(strchr(line, ':') + 1, NULL, 10);
+        }
+        if (body < 0 || (size_t)(end + 4 - req) + (size_t)body > IN_CAP) {
+            conn_reply(c, bad_request, sizeof(bad_request) - 1);
+            c->closing = 1;
+            break;
+        }
+        if ((size_t)(end + 4 - req) + (size_t)body > avail) {
+            *end = '\r'; /* wait for the body: keep the request intact */
+            break;
+        }
+        conn_reply(c, hello, sizeof(hello) - 1);
+        c->w->requests++;
+        used += (size_t)(end + 4 - req) + (size_t)body;
+    }
+    return used;
+}
+
+static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct conn *c = owner;
+    size_t used;
+    int flushed;
+
+    (void)fd;
+    if ((events & TPOLL_RECV) && c->in_len < IN_CAP) {
+        ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
+
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            conn_close(tp, c);
+            return;
+        }
+        if (n > 0)
+            c->in_len += (size_t)n;
+    }
+    do {
+        used = conn_answer(c);
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        flushed = conn_flush(c);
+    } while (flushed == 1 && used > 0 && !c->closing);
+    if (flushed < 0 || (flushed && c->closing)) {
+        conn_close(tp, c);
+        return;
+    }
+    /* A client that does not read its answers is not read from either:
+     * requests wait in the socket until the answers have gone out. */
+    if (flushed == c->blocked) {
+        c->blocked = !flushed;
+        if (flushed) {
+            tpoll_stop_send(tp, c->fd);
+            tpoll_want_recv(tp, c->fd);
+        } else {
+            tpoll_want_send(tp, c->fd);
+            tpoll_stop_recv(tp, c->fd);
+        }
+    }
+}
+
+static void accept_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct server *s = owner;
+    int tid = tpoll_thread_id(tp);
+    struct worker *w = &s->workers[tid];
+    int i, one = 1;
+
+    (void)events;
+    for (i = 0; i < ACCEPT_BURST; i++) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct conn *c;
+
+        if (cfd < 0)
+            return; /* EAGAIN, or another thread took it (shared) */
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            close(cfd);
+            continue;
+        }
+        c->fd = cfd;
+        c->w = w;
+        if (tpoll_fd_insert(tp, cfd, conn_cb, c, TPOLL_THREAD(tid)) < 0) {
+            close(cfd); /* beyond max_fds: refuse rather than fail */
+            free(c);
+            continue;
+        }
+        c->next = w->conns.next;
+        c->prev = &w->conns;
+        c->next->prev = c;
+        w->conns.next = c;
+        w->accepted++;
+        tpoll_want_recv(tp, cfd);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct tpoll *tp = w->s->tp;
+    int rc = tpoll_thread_start(tp, w->tid);
+
+    if (rc < 0) {
+        w->err = rc;
+        return NULL;
+    }
+    while (!atomic_load(&w->s->stop)) {
+        rc = tpoll_wait(tp, -1);
+        if (rc < 0 && rc != -EINTR) {
+            w->err = rc;
+            break;
+        }
+    }
+    while (w->conns.next != &w->conns)
+        conn_close(tp, w->conns.next);
+    tpoll_thread_stop(tp);
+    return NULL;
+}
+
+static int open_listener(struct server *s, int reuseport)
+{
+    socklen_t len = sizeof(s->addr);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        die("socket", errno);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        die("SO_REUSEPORT", errno);
+    if (bind(fd, (struct sockaddr *)&s->addr, sizeof(s->addr)) < 0)
+        die("bind", errno);
+    if (listen(fd, 1024) < 0)
+        die("listen", errno);
+    /* With port 0 the first listener picks the port the others share. */
+    if (getsockname(fd, (struct sockaddr *)&s->addr, &len) < 0)
+        die("getsockname", errno);
+    return fd;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: tpoll_http [--port P] [--addr A] [--threads N] "
+                    "[--backend NAME] [--seconds S] "
+                    "[--listener reuseport|shared]\n");
+    exit(2);
+}
+
+static void parse_args(int argc, char **argv, struct server *s,
+                       struct tpoll_options *o, int *seconds)
+{
+    int i;
+
+    for (i = 1; i < argc; i += 2) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (v == NULL)
+            usage();
+        if (strcmp(argv[i], "--port") == 0)
+            s->addr.sin_port = htons((unsigned short)atoi(v));
+        else if (strcmp(argv[i], "--addr") == 0) {
+            if (inet_pton(AF_INET, v, &s->addr.sin_addr) != 1)
+                usage();
+        } else if (strcmp(argv[i], "--threads") == 0)
+            o->threads = atoi(v);
+        else if (strcmp(argv[i], "--backend") == 0)
+            o->backend = v;
+        else if (strcmp(argv[i], "--seconds") == 0)
+            *seconds = atoi(v);
+        else if (strcmp(argv[i], "--listener") == 0) {
+            if (strcmp(v, "shared") == 0)
+                s->shared = 1;
+            else if (strcmp(v, "reuseport") != 0)
+                usage();
+        } else
+            usage();
+    }
+    if (o->threads < 1 || o->threads > TPOLL_MAX_THREADS || *seconds < 0)
+        usage();
+}
+
+/* Returns when `seconds` have passed (0: never) or SIGINT/SIGTERM came. */
+static void wait_for_end(const sigset_t *set, int seconds)
+{
+    struct timespec ts = {seconds, 0};
+    int sig;
+
+    if (seconds == 0) {
+        sigwait(set, &sig);
+        return;
+    }
+    while (sigtimedwait(set, NULL, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int main(int argc, char **argv)
+{
+    struct server s;
+    struct tpoll_options o;
+    unsigned long long requests = 0, accepted = 0;
+    sigset_t set;
+    int seconds = 0, status = 0;
+    int i, rc;
+
+    memset(&s, 0, sizeof(s));
+    s.addr.sin_family = AF_INET;
+    s.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    tpoll_options_init(&o);
+    o.threads = 1;
+    parse_args(argc, argv, &s, &o, &seconds);
+    s.threads = o.threads;
+
+    rc = tpoll_create(&s.tp, &o);
+    if (rc < 0)
+        die("tpoll_create", -rc);
+    s.workers = calloc((size_t)s.threads, sizeof(*s.workers));
+    if (s.workers == NULL)
+        die("calloc", ENOMEM);
+    for (i = 0; i < s.threads; i++) {
+        struct worker *w = &s.workers[i];
+        tpoll_mask_t mask = TPOLL_THREAD(i);
+
+        w->s = &s;
+        w->tid = i;
+        w->conns.next = w->conns.prev = &w->conns;
+        if (s.shared && i > 0) {
+            w->listen_fd = s.workers[0].listen_fd;
+            continue;
+        }
+        w->listen_fd = open_listener(&s, !s.shared);
+        if (s.shared)
+            mask = ~(tpoll_mask_t)0 >> (TPOLL_MAX_THREADS - s.threads);
+        rc = tpoll_fd_insert(s.tp, w->listen_fd, accept_cb, &s, mask);
+        if (rc < 0 || (rc = tpoll_want_recv(s.tp, w->listen_fd)) < 0)
+            die("listener", -rc);
+    }
+    printf("tpoll_http: listening on http://%s:%d/ with %d thread(s), "
+           "backend %s, %s listener\n",
+           inet_ntoa(s.addr.sin_addr), ntohs(s.addr.sin_port), s.threads,
+           tpoll_backend_name(s.tp), s.shared ? "shared" : "reuseport");
+    fflush(stdout);
+
+    /* The workers inherit the blocked signals: only wait_for_end sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (i = 0; i < s.threads; i++)
+        if ((rc = pthread_create(&s.workers[i].thread, NULL, worker_main,
+                                 &s.workers[i])) != 0)
+            die("pthread_create", rc);
+    wait_for_end(&set, seconds);
+
+    atomic_store(&s.stop, 1);
+    for (i = 0; i < s.threads; i++)
+        tpoll_wake(s.tp, i);
+    for (i = 0; i < s.threads; i++) {
+        struct worker *w = &s.workers[i];
+
+        pthread_join(w->thread, NULL);
+        if (w->err < 0) {
+            fprintf(stderr, "tpoll_http: thread %d: %s\n", i,
+                    strerror(-w->err));
+            status = 1;
+        }
+        requests += w->requests;
+        accepted += w->accepted;
+        if (!s.shared || i == 0) {
+            tpoll_fd_delete(s.tp, w->listen_fd);
+            close(w->listen_fd);
+        }
+    }
+    printf("tpoll_http: served %llu requests on %llu connections\n", requests,
+           accepted);
+    tpoll_destroy(s.tp);
+    free(s.workers);
+    return status;
+}

@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * docs/contract.md, line by line: every public function with every bad
+ * input the contract names. Each bad call must return the documented
+ * error and change nothing: the fd table (tpoll_fd_interest), the thread
+ * binding, the counters and the set of open fds are compared before and
+ * after, and a valid call afterwards must still work. Memory leaks are
+ * the ASan build's job.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define MAX_FDS 128
+#define NTHREADS 2
+
+/* The fixture: tid 0 bound to the test thread, one probe socketpair end
+ * inserted on tid 0 with recv interest, nothing readable yet. */
+struct fx {
+    struct tpoll *tp;
+    int sv[2];
+    int fds_before;
+    atomic_int calls;
+    atomic_uint events;
+    /* What the probe's callback does, once, from inside the callback. */
+    void (*nested)(struct fx *f);
+};
+
+struct snap {
+    int open_fds;
+    int probe_interest;
+    int other_interest;
+    int tid;
+    struct tpoll_counters c[NTHREADS];
+};
+
+static struct snap take_snap(struct fx *f)
+{
+    struct snap s;
+    int t;
+
+    memset(&s, 0, sizeof(s));
+    s.open_fds = tu_count_open_fds();
+    s.probe_interest = tpoll_fd_interest(f->tp, f->sv[0]);
+    s.other_interest = tpoll_fd_interest(f->tp, f->sv[1]);
+    s.tid = tpoll_thread_id(f->tp);
+    for (t = 0; t < NTHREADS; t++)
+        assert_int_equal(tpoll_thread_counters(f->tp, t, &s.c[t]), 0);
+    return s;
+}
+
+/* Counters of a thread that did not wait in between must not move. */
+static void expect_same(const struct snap *a, const struct snap *b)
+{
+    int t;
+
+    assert_int_equal(a->open_fds, b->open_fds);
+    assert_int_equal(a->probe_interest, b->probe_interest);
+    assert_int_equal(a->other_interest, b->other_interest);
+    assert_int_equal(a->tid, b->tid);
+    for (t = 0; t < NTHREADS; t++)
+        assert_memory_equal(&a->c[t], &b->c[t], sizeof(a->c[t]));
+}
+
+#define expect_unchanged(f, call, err)                                        \
+    do {                                                                      \
+        struct snap before_ = take_snap(f), after_;                           \
+        assert_int_equal((call), (err));                                      \
+        after_ = take_snap(f);                                                \
+        expect_same(&before_, &after_);                                       \
+    } while (0)
+
+static void probe_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct fx *f = owner;
+    void (*nested)(struct fx *) = f->nested;
+
+    assert_ptr_equal(tp, f->tp);
+    assert_int_equal(fd, f->sv[0]);
+    atomic_fetch_or(&f->events, events);
+    atomic_fetch_add(&f->calls, 1);
+    f->nested = NULL;
+    if (nested != NULL)
+        nested(f);
+}
+
+static int probe_called(void *arg)
+{
+    return atomic_load(&((struct fx *)arg)->calls) > 0;
+}
+
+/* The valid call after the bad ones: the probe still reports readiness,
+ * to its own callback, exactly once per wait. */
+static void expect_probe_works(struct fx *f)
+{
+    atomic_store(&f->calls, 0);
+    tu_write_byte(f->sv[1]);
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_int_equal(atomic_load(&f->calls), 1);
+    assert_true(tu_drain(f->sv[0]) > 0);
+    atomic_store(&f->calls, 0);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    f->fds_before = tu_count_open_fds();
+    f->tp = tu_create(NTHREADS, MAX_FDS);
+    tu_socketpair(f->sv);
+    assert_true(f->sv[1] < MAX_FDS);
+    assert_int_equal(tpoll_thread_start(f->tp, 0), 0);
+    assert_int_equal(tpoll_fd_insert(f->tp, f->sv[0], probe_cb, f, 1), 0);
+    assert_int_equal(tpoll_want_recv(f->tp, f->sv[0]), 0);
+    assert_int_equal(tpoll_wait(f->tp, 0), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    expect_probe_works(f);
+    assert_int_equal(tpoll_fd_delete(f->tp, f->sv[0]), 0);
+    close(f->sv[0]);
+    close(f->sv[1]);
+    tu_destroy(f->tp);
+    assert_int_equal(tu_count_open_fds(), f->fds_before);
+    free(f);
+    return 0;
+}
+
+/* ---- running a call on a thread that is not bound ---- */
+
+struct on_thread {
+    int (*fn)(struct fx *f);
+    struct fx *f;
+    int ret;
+};
+
+static void *on_thread_main(void *arg)
+{
+    struct on_thread *o = arg;
+
+    o->ret = o->fn(o->f);
+    return NULL;
+}
+
+static int run_unbound(int (*fn)(struct fx *), struct fx *f)
+{
+    struct on_thread o = {fn, f, 0};
+    pthread_t t;
+
+    assert_int_equal(pthread_create(&t, NULL, on_thread_main, &o), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    return o.ret;
+}
+
+/* An fd number in range that is not open. */
+static int closed_number(void)
+{
+    int fd;
+
+    for (fd = MAX_FDS - 1; fd > 2; fd--)
+        if (fcntl(fd, F_GETFD) < 0)
+            return fd;
+    fail_msg("no free fd number below %d", MAX_FDS);
+    return -1;
+}
+
+/* ---- instance ---- */
+
+static void test_options_init(void **state)
+{
+    struct tpoll_options o;
+
+    (void)state;
+    memset(&o, 0xa5, sizeof(o));
+    tpoll_options_init(&o);
+    assert_int_equal(o.max_fds, 0);
+    assert_int_equal(o.threads, 0);
+    assert_int_equal(o.batch, 0);
+    assert_null(o.backend);
+    tpoll_options_init(NULL);
+}
+
+static int try_create(struct tpoll_options *o)
+{
+    struct tpoll *sentinel = (struct tpoll *)&sentinel, *tp = sentinel;
+    int fds = tu_count_open_fds();
+    int r = tpoll_create(&tp, o);
+
+    if (r == 0) {
+        assert_ptr_not_equal(tp, sentinel);
+        tu_destroy(tp);
+    } else {
+        assert_ptr_equal(tp, sentinel);
+    }
+    assert_int_equal(tu_count_open_fds(), fds);
+    return r;
+}
+
+static struct tpoll_options opts_for_backend(void)
+{
+    struct tpoll_options o;
+
+    tpoll_options_init(&o);
+    o.backend = tu_backend();
+    o.max_fds = MAX_FDS;
+    return o;
+}
+
+static void test_create_bad_options(void **state)
+{
+    struct tpoll_options o;
+    struct rlimit rl;
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    o = opts_for_backend();
+    assert_int_equal(tpoll_create(NULL, &o), -EINVAL);
+    o.threads = -1;
+    assert_int_equal(try_create(&o), -EINVAL);
+    o.threads = TPOLL_MAX_THREADS + 1;
+    assert_int_equal(try_create(&o), -EINVAL);
+    o = opts_for_backend();
+    o.batch = -1;
+    assert_int_equal(try_create(&o), -EINVAL);
+    o.batch = 65537;
+    assert_int_equal(try_create(&o), -EINVAL);
+    o = opts_for_backend();
+    o.max_fds = -1;
+    assert_int_equal(try_create(&o), -EINVAL);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < INT_MAX) {
+        o.max_fds = (int)rl.rlim_max + 1;
+        assert_int_equal(try_create(&o), -EINVAL);
+    }
+}
+
+static void test_create_limits_ok(void **state)
+{
+    struct tpoll_options o;
+    struct rlimit rl;
+
+    (void)state;
+    o = opts_for_backend();
+    o.threads = TPOLL_MAX_THREADS;
+    o.batch = 65536;
+    assert_int_equal(try_create(&o), 0);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 65536) {
+        o = opts_for_backend();
+        o.max_fds = (int)rl.rlim_max;
+        assert_int_equal(try_create(&o), 0);
+    }
+    assert_int_equal(try_create(NULL), 0);
+}
+
+static void test_create_unknown_backend(void **state)
+{
+    struct tpoll_options o = opts_for_backend();
+
+    (void)state;
+    o.backend = "no-such-backend";
+    assert_int_equal(try_create(&o), -ENOENT);
+    o.backend = "EPOLL";
+    assert_int_equal(try_create(&o), -ENOENT);
+}
+
+static void test_create_uncompiled_backend(void **state)
+{
+    static const char *const known[] = {"epoll", "kqueue", "port", "poll",
+                                        "select"};
+    struct tpoll_options o = opts_for_backend();
+    size_t i;
+    int checked = 0;
+
+    (void)state;
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (tpoll_backend_supported(known[i]) != -ENOTSUP)
+            continue;
+        o.backend = known[i];
+        assert_int_equal(try_create(&o), -ENOTSUP);
+        checked++;
+    }
+    if (checked == 0)
+        skip();
+}
+
+static void test_create_env_backend(void **state)
+{
+    struct tpoll_options o = opts_for_backend();
+    char *saved = getenv("TPOLL_BACKEND") ? strdup(getenv("TPOLL_BACKEND"))
+                                          : NULL;
+
+    (void)state;
+    o.backend = NULL;
+    assert_int_equal(setenv("TPOLL_BACKEND", "no-such-backend", 1), 0);
+    assert_int_equal(try_create(&o), -ENOENT);
+    /* An explicit name wins over the environment. */
+    o.backend = tpoll_default_backend();
+    assert_int_equal(try_create(&o), 0);
+    if (saved != NULL) {
+        setenv("TPOLL_BACKEND", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TPOLL_BACKEND");
+    }
+}
+
+static void test_null_instance(void **state)
+{
+    struct tpoll_counters c;
+    int sv[2];
+
+    (void)state;
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_destroy(NULL), 0);
+    assert_int_equal(tpoll_thread_start(NULL, 0), -EINVAL);
+    assert_int_equal(tpoll_thread_stop(NULL), -EINVAL);
+    assert_int_equal(tpoll_thread_id(NULL), -EINVAL);
+    assert_int_equal(tpoll_wait(NULL, 0), -EINVAL);
+    assert_int_equal(tpoll_wake(NULL, 0), -EINVAL);
+    assert_int_equal(tpoll_fd_insert(NULL, sv[0], probe_cb, NULL, 1),
+                     -EINVAL);
+    assert_int_equal(tpoll_fd_delete(NULL, sv[0]), -EINVAL);
+    assert_int_equal(tpoll_fd_set_threads(NULL, sv[0], 1), -EINVAL);
+    assert_int_equal(tpoll_want_recv(NULL, sv[0]), -EINVAL);
+    assert_int_equal(tpoll_stop_recv(NULL, sv[0]), -EINVAL);
+    assert_int_equal(tpoll_want_send(NULL, sv[0]), -EINVAL);
+    assert_int_equal(tpoll_stop_send(NULL, sv[0]), -EINVAL);
+    assert_int_equal(tpoll_fd_interest(NULL, sv[0]), -EINVAL);
+    assert_int_equal(tpoll_after_fork(NULL), -EINVAL);
+    assert_null(tpoll_backend_name(NULL));
+    assert_int_equal(tpoll_thread_counters(NULL, 0, &c), -EINVAL);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+struct other_thread {
+    struct tpoll *tp;
+    int tid;
+    pthread_t t;
+    atomic_int bound;
+    atomic_int release;
+};
+
+static void *bound_loop_main(void *arg)
+{
+    struct other_thread *o = arg;
+
+    assert_int_equal(tpoll_thread_start(o->tp, o->tid), 0);
+    atomic_store(&o->bound, 1);
+    while (!atomic_load(&o->release))
+        tpoll_wait(o->tp, -1);
+    assert_int_equal(tpoll_thread_stop(o->tp), 0);
+    return NULL;
+}
+
+static void other_start(struct other_thread *o, struct tpoll *tp, int tid)
+{
+    o->tp = tp;
+    o->tid = tid;
+    atomic_store(&o->bound, 0);
+    atomic_store(&o->release, 0);
+    assert_int_equal(pthread_create(&o->t, NULL, bound_loop_main, o), 0);
+    while (!atomic_load(&o->bound))
+        sched_yield();
+    /* Once its first wait began, its counters stay put while it sleeps. */
+    while (tu_counters(tp, tid).loops == 0)
+        sched_yield();
+}
+
+static void other_stop(struct other_thread *o)
+{
+    atomic_store(&o->release, 1);
+    assert_int_equal(tpoll_wake(o->tp, o->tid), 0);
+    assert_int_equal(pthread_join(o->t, NULL), 0);
+}
+
+static void test_destroy_other_bound(void **state)
+{
+    struct fx *f = *state;
+    struct other_thread o;
+
+    other_start(&o, f->tp, 1);
+    expect_unchanged(f, tpoll_destroy(f->tp), -EBUSY);
+    other_stop(&o);
+}
+
+static void nested_destroy(struct fx *f)
+{
+    assert_int_equal(tpoll_destroy(f->tp), -EBUSY);
+    assert_int_equal(tpoll_thread_id(f->tp), 0);
+}
+
+static void test_destroy_in_callback(void **state)
+{
+    struct fx *f = *state;
+
+    f->nested = nested_destroy;
+    tu_write_byte(f->sv[1]);
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_null(f->nested);
+    assert_true(tu_drain(f->sv[0]) > 0);
+}
+
+/* ---- threads ---- */
+
+static void test_thread_start_errors(void **state)
+{
+    struct fx *f = *state;
+
+    expect_unchanged(f, tpoll_thread_start(f->tp, -1), -EINVAL);
+    expect_unchanged(f, tpoll_thread_start(f->tp, NTHREADS), -EINVAL);
+    expect_unchanged(f, tpoll_thread_start(f->tp, INT_MAX), -EINVAL);
+    expect_unchanged(f, tpoll_thread_start(f->tp, INT_MIN), -EINVAL);
+    /* Already bound to this instance, to the same id or another. */
+    expect_unchanged(f, tpoll_thread_start(f->tp, 0), -EBUSY);
+    expect_unchanged(f, tpoll_thread_start(f->tp, 1), -EBUSY);
+}
+
+static int start_tid1(struct fx *f)
+{
+    int r = tpoll_thread_start(f->tp, 1);
+
+    assert_int_equal(tpoll_thread_id(f->tp), -EPERM);
+    return r;
+}
+
+static int start_tid0(struct fx *f)
+{
+    return start_tid1(f) == -EBUSY ? tpoll_thread_start(f->tp, 0) : 0;
+}
+
+static void test_thread_start_taken(void **state)
+{
+    struct fx *f = *state;
+    struct other_thread o;
+
+    other_start(&o, f->tp, 1);
+    expect_unchanged(f, run_unbound(start_tid0, f), -EBUSY);
+    other_stop(&o);
+    /* Free again once its holder stopped. */
+    o.tp = f->tp;
+    other_start(&o, f->tp, 1);
+    other_stop(&o);
+}
+
+#define BINDINGS 8
+
+static int fill_bindings(struct fx *f)
+{
+    struct tpoll *tps[BINDINGS + 1];
+    int i, fds, r;
+
+    (void)f;
+    for (i = 0; i <= BINDINGS; i++)
+        tps[i] = tu_create(1, MAX_FDS);
+    for (i = 0; i < BINDINGS; i++)
+        assert_int_equal(tpoll_thread_start(tps[i], 0), 0);
+    fds = tu_count_open_fds();
+    r = tpoll_thread_start(tps[BINDINGS], 0);
+    assert_int_equal(tu_count_open_fds(), fds);
+    assert_int_equal(tpoll_thread_id(tps[BINDINGS]), -EPERM);
+    /* Freeing one binding makes room. */
+    assert_int_equal(tpoll_thread_stop(tps[0]), 0);
+    assert_int_equal(tpoll_thread_start(tps[BINDINGS], 0), 0);
+    for (i = 0; i <= BINDINGS; i++)
+        tu_destroy(tps[i]);
+    return r;
+}
+
+static void test_thread_start_bindings_full(void **state)
+{
+    struct fx *f = *state;
+
+    expect_unchanged(f, run_unbound(fill_bindings, f), -EMLINK);
+}
+
+static int stop_unbound(struct fx *f)
+{
+    return tpoll_thread_stop(f->tp);
+}
+
+static void nested_stop(struct fx *f)
+{
+    assert_int_equal(tpoll_thread_stop(f->tp), -EBUSY);
+    assert_int_equal(tpoll_thread_id(f->tp), 0);
+}
+
+static void test_thread_stop_errors(void **state)
+{
+    struct fx *f = *state;
+
+    expect_unchanged(f, run_unbound(stop_unbound, f), -EPERM);
+    f->nested = nested_stop;
+    tu_write_byte(f->sv[1]);
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_null(f->nested);
+    assert_true(tu_drain(f->sv[0]) > 0);
+}
+
+static int id_unbound(struct fx *f)
+{
+    return tpoll_thread_id(f->tp);
+}
+
+static void test_thread_id_errors(void **state)
+{
+    struct fx *f = *state;
+
+    expect_unchanged(f, tpoll_thread_id(f->tp), 0);
+    expect_unchanged(f, run_unbound(id_unbound, f), -EPERM);
+}
+
+static int wait_unbound(struct fx *f)
+{
+    return tpoll_wait(f->tp, 0);
+}
+
+static void nested_wait(struct fx *f)
+{
+    struct tpoll_counters before, after;
+
+    assert_int_equal(tpoll_thread_counters(f->tp, 0, &before), 0);
+    assert_int_equal(tpoll_wait(f->tp, 0), -EBUSY);
+    assert_int_equal(tpoll_wait(f->tp, -1), -EBUSY);
+    assert_int_equal(tpoll_thread_counters(f->tp, 0, &after), 0);
+    assert_memory_equal(&before, &after, sizeof(before));
+}
+
+static void test_wait_errors(void **state)
+{
+    struct fx *f = *state;
+
+    tu_write_byte(f->sv[1]);
+    /* The pending byte must not be consumed by a refused wait. */
+    expect_unchanged(f, run_unbound(wait_unbound, f), -EPERM);
+    f->nested = nested_wait;
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_null(f->nested);
+    assert_int_equal(atomic_load(&f->calls), 1);
+    assert_true(tu_drain(f->sv[0]) > 0);
+}
+
+static void test_wake_errors(void **state)
+{
+    struct fx *f = *state;
+
+    expect_unchanged(f, tpoll_wake(f->tp, -1), -EINVAL);
+    expect_unchanged(f, tpoll_wake(f->tp, NTHREADS), -EINVAL);
+    expect_unchanged(f, tpoll_wake(f->tp, INT_MIN), -EINVAL);
+    /* Nobody holds tid 1: nothing to wake, nothing changes. */
+    expect_unchanged(f, tpoll_wake(f->tp, 1), 0);
+}
+
+/* ---- fds ---- */
+
+static void test_insert_errors(void **state)
+{
+    struct fx *f = *state;
+    int fd = f->sv[1], closed = closed_number();
+    FILE *file = tmpfile();
+    int dir = open("/", O_RDONLY | O_DIRECTORY);
+    tpoll_mask_t beyond = TPOLL_THREAD(NTHREADS);
+
+    assert_non_null(file);
+    assert_true(dir >= 0 && dir < MAX_FDS && fileno(file) < MAX_FDS);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, -1, probe_cb, f, 1), -EBADF);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, INT_MIN, probe_cb, f, 1),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, MAX_FDS, probe_cb, f, 1),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, INT_MAX, probe_cb, f, 1),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, fd, NULL, f, 1), -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, fd, probe_cb, f, 0), -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, fd, probe_cb, f, beyond),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, fd, probe_cb, f, 1 | beyond),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, fd, probe_cb, f,
+                                        ~(tpoll_mask_t)0),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, closed, probe_cb, f, 1),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, fileno(file), probe_cb, f, 1),
+                     -EPERM);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, dir, probe_cb, f, 1), -EPERM);
+    assert_int_equal(tpoll_fd_interest(f->tp, closed), -ENOENT);
+    assert_int_equal(tpoll_fd_interest(f->tp, dir), -ENOENT);
+    fclose(file);
+    close(dir);
+    /* The rejected fd can still be inserted properly. */
+    assert_int_equal(tpoll_fd_insert(f->tp, fd, probe_cb, f, 2), 0);
+    assert_int_equal(tpoll_fd_interest(f->tp, fd), 0);
+    assert_int_equal(tpoll_fd_delete(f->tp, fd), 0);
+}
+
+static void test_insert_precedence(void **state)
+{
+    struct fx *f = *state;
+
+    /* Range first, then arguments, then the table, then the kernel. */
+    expect_unchanged(f, tpoll_fd_insert(f->tp, -1, NULL, f, 0), -EBADF);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, f->sv[0], probe_cb, f, 0),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, closed_number(), NULL, f, 1),
+                     -EINVAL);
+}
+
+static void other_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    (void)tp, (void)fd, (void)events, (void)owner;
+    fail_msg("a rejected insert replaced the callback");
+}
+
+static void test_insert_exists(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(tpoll_want_send(f->tp, f->sv[0]), 0);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, f->sv[0], other_cb, NULL, 2),
+                     -EEXIST);
+    expect_unchanged(f, tpoll_fd_insert(f->tp, f->sv[0], probe_cb, f, 1),
+                     -EEXIST);
+    /* Callback, owner, mask and interest are those of the first insert. */
+    assert_int_equal(tpoll_fd_interest(f->tp, f->sv[0]),
+                     TPOLL_RECV | TPOLL_SEND);
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_int_equal(atomic_load(&f->events) & TPOLL_SEND, TPOLL_SEND);
+    assert_int_equal(tpoll_stop_send(f->tp, f->sv[0]), 0);
+    assert_int_equal(tpoll_wait(f->tp, 0), 0);
+}
+
+static void test_insert_select_range(void **state)
+{
+    struct fx *f = *state;
+    struct tpoll *big;
+    int fd = FD_SETSIZE + 10, want;
+    struct rlimit rl;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= (rlim_t)fd + 1)
+        skip();
+    big = tu_create(1, fd + 1);
+    assert_int_equal(dup2(f->sv[1], fd), fd);
+    want = strcmp(tpoll_backend_name(big), "select") == 0 ? -ERANGE : 0;
+    assert_int_equal(tpoll_fd_insert(big, fd, probe_cb, f, 1), want);
+    assert_int_equal(tpoll_fd_interest(big, fd), want ? -ENOENT : 0);
+    if (want == 0)
+        assert_int_equal(tpoll_fd_delete(big, fd), 0);
+    close(fd);
+    tu_destroy(big);
+}
+
+static void test_delete_errors(void **state)
+{
+    struct fx *f = *state;
+
+    expect_unchanged(f, tpoll_fd_delete(f->tp, -1), -EBADF);
+    expect_unchanged(f, tpoll_fd_delete(f->tp, MAX_FDS), -EBADF);
+    expect_unchanged(f, tpoll_fd_delete(f->tp, INT_MAX), -EBADF);
+    expect_unchanged(f, tpoll_fd_delete(f->tp, f->sv[1]), -ENOENT);
+    expect_unchanged(f, tpoll_fd_delete(f->tp, closed_number()), -ENOENT);
+    /* A second delete of the same fd. */
+    assert_int_equal(tpoll_fd_insert(f->tp, f->sv[1], probe_cb, f, 1), 0);
+    assert_int_equal(tpoll_fd_delete(f->tp, f->sv[1]), 0);
+    expect_unchanged(f, tpoll_fd_delete(f->tp, f->sv[1]), -ENOENT);
+}
+
+static void test_set_threads_errors(void **state)
+{
+    struct fx *f = *state;
+    tpoll_mask_t beyond = TPOLL_THREAD(NTHREADS);
+
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, -1, 1), -EBADF);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, MAX_FDS, 1), -EBADF);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, -1, 0), -EBADF);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, f->sv[0], 0), -EINVAL);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, f->sv[0], beyond),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, f->sv[0], 3 | beyond),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, f->sv[1], 0), -EINVAL);
+    expect_unchanged(f, tpoll_fd_set_threads(f->tp, f->sv[1], 1), -ENOENT);
+    /* The probe still belongs to tid 0 only: a wait on tid 0 sees it. */
+}
+
+static void test_interest_errors(void **state)
+{
+    static int (*const fns[])(struct tpoll *, int) = {
+        tpoll_want_recv, tpoll_stop_recv, tpoll_want_send, tpoll_stop_send};
+    struct fx *f = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        expect_unchanged(f, fns[i](f->tp, -1), -EBADF);
+        expect_unchanged(f, fns[i](f->tp, MAX_FDS), -EBADF);
+        expect_unchanged(f, fns[i](f->tp, INT_MIN), -EBADF);
+        expect_unchanged(f, fns[i](f->tp, f->sv[1]), -ENOENT);
+        expect_unchanged(f, fns[i](f->tp, closed_number()), -ENOENT);
+    }
+    expect_unchanged(f, tpoll_fd_interest(f->tp, -1), -EBADF);
+    expect_unchanged(f, tpoll_fd_interest(f->tp, MAX_FDS), -EBADF);
+    expect_unchanged(f, tpoll_fd_interest(f->tp, f->sv[1]), -ENOENT);
+    expect_unchanged(f, tpoll_fd_interest(f->tp, f->sv[0]), TPOLL_RECV);
+    /* Idempotent: repeating a change is a success that changes nothing. */
+    expect_unchanged(f, tpoll_want_recv(f->tp, f->sv[0]), 0);
+    expect_unchanged(f, tpoll_stop_send(f->tp, f->sv[0]), 0);
+}
+
+/* ---- delete while a callback runs elsewhere ---- */
+
+struct slow {
+    struct tpoll *tp;
+    int sv[2];
+    atomic_int entered;
+    atomic_int left;
+    atomic_int release;
+    atomic_int calls_after_delete;
+    atomic_int deleted;
+    int hold_ms;
+    int delete_ret;
+};
+
+static void slow_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct slow *s = owner;
+    uint64_t end = tu_now_ms() + (uint64_t)s->hold_ms;
+
+    (void)tp, (void)fd, (void)events;
+    if (atomic_load(&s->deleted))
+        atomic_fetch_add(&s->calls_after_delete, 1);
+    atomic_store(&s->entered, 1);
+    /* Holds the callback open so that the delete overlaps it. */
+    while (!atomic_load(&s->release) && tu_now_ms() < end)
+        sched_yield();
+    atomic_store(&s->left, 1);
+}
+
+static void slow_setup(struct slow *s, struct fx *f, struct other_thread *o,
+                       int hold_ms)
+{
+    memset(s, 0, sizeof(*s));
+    s->tp = f->tp;
+    s->hold_ms = hold_ms;
+    tu_socketpair(s->sv);
+    assert_int_equal(tpoll_fd_insert(f->tp, s->sv[0], slow_cb, s, 2), 0);
+    assert_int_equal(tpoll_want_recv(f->tp, s->sv[0]), 0);
+    other_start(o, f->tp, 1);
+    tu_write_byte(s->sv[1]);
+    while (!atomic_load(&s->entered))
+        sched_yield();
+}
+
+static void test_delete_waits_outside_callback(void **state)
+{
+    struct fx *f = *state;
+    struct other_thread o;
+    struct slow s;
+
+    slow_setup(&s, f, &o, 50);
+    assert_int_equal(tpoll_fd_delete(f->tp, s.sv[0]), 0);
+    atomic_store(&s.deleted, 1);
+    /* It returned only after the running callback had left. */
+    assert_true(atomic_load(&s.left));
+    other_stop(&o);
+    assert_int_equal(atomic_load(&s.calls_after_delete), 0);
+    close(s.sv[0]);
+    close(s.sv[1]);
+}
+
+static struct slow *slow_target;
+
+static void delete_slow_from_cb(struct fx *f)
+{
+    slow_target->delete_ret = tpoll_fd_delete(f->tp, slow_target->sv[0]);
+    atomic_store(&slow_target->deleted, 1);
+    atomic_store(&slow_target->release, 1);
+}
+
+static void test_delete_in_callback_returns_1(void **state)
+{
+    struct fx *f = *state;
+    struct other_thread o;
+    struct slow s;
+
+    slow_setup(&s, f, &o, TU_DEADLINE_MS);
+    slow_target = &s;
+    f->nested = delete_slow_from_cb;
+    tu_write_byte(f->sv[1]);
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_true(tu_drain(f->sv[0]) > 0);
+    /* The slow callback was still running on tid 1: the owner is busy. */
+    assert_int_equal(s.delete_ret, 1);
+    other_stop(&o);
+    assert_true(atomic_load(&s.left));
+    assert_int_equal(atomic_load(&s.calls_after_delete), 0);
+    assert_int_equal(tpoll_fd_interest(f->tp, s.sv[0]), -ENOENT);
+    close(s.sv[0]);
+    close(s.sv[1]);
+}
+
+/* ---- queries ---- */
+
+static void test_backend_queries(void **state)
+{
+    struct fx *f = *state;
+
+    assert_string_equal(tpoll_backend_name(f->tp), tu_backend());
+    assert_int_equal(tpoll_backend_supported(tu_backend()), 0);
+    assert_int_equal(tpoll_backend_supported(NULL), -EINVAL);
+    assert_int_equal(tpoll_backend_supported(""), -ENOENT);
+    assert_int_equal(tpoll_backend_supported("no-such-backend"), -ENOENT);
+    assert_non_null(tpoll_default_backend());
+    assert_int_equal(tpoll_backend_supported(tpoll_default_backend()), 0);
+}
+
+static void test_counters_errors(void **state)
+{
+    struct fx *f = *state;
+    struct tpoll_counters c;
+
+    expect_unchanged(f, tpoll_thread_counters(f->tp, -1, &c), -EINVAL);
+    expect_unchanged(f, tpoll_thread_counters(f->tp, NTHREADS, &c), -EINVAL);
+    expect_unchanged(f, tpoll_thread_counters(f->tp, 0, NULL), -EINVAL);
+    expect_unchanged(f, tpoll_thread_counters(f->tp, 1, &c), 0);
+    assert_int_equal(c.loops, 0);
+}
+
+static void test_version(void **state)
+{
+    char buf[32];
+
+    (void)state;
+    assert_int_equal(tpoll_version(), TPOLL_VERSION_NUMBER);
+    assert_string_equal(tpoll_version_string(), TPOLL_VERSION_STRING);
+    snprintf(buf, sizeof(buf), "%u.%u.%u", tpoll_version() >> 16,
+             (tpoll_version() >> 8) & 0xff, tpoll_version() & 0xff);
+    assert_string_equal(buf, tpoll_version_string());
+}
+
+#define FX(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_options_init),
+        cmocka_unit_test(test_create_bad_options),
+        cmocka_unit_test(test_create_limits_ok),
+        cmocka_unit_test(test_create_unknown_backend),
+        cmocka_unit_test(test_create_uncompiled_backend),
+        cmocka_unit_test(test_create_env_backend),
+        cmocka_unit_test(test_null_instance),
+        cmocka_unit_test(test_version),
+        FX(test_destroy_other_bound),
+        FX(test_destroy_in_callback),
+        FX(test_thread_start_errors),
+        FX(test_thread_start_taken),
+        FX(test_thread_start_bindings_full),
+        FX(test_thread_stop_errors),
+        FX(test_thread_id_errors),
+        FX(test_wait_errors),
+        FX(test_wake_errors),
+        FX(test_insert_errors),
+        FX(test_insert_precedence),
+        FX(test_insert_exists),
+        FX(test_insert_select_range),
+        FX(test_delete_errors),
+        FX(test_set_threads_errors),
+        FX(test_interest_errors),
+        FX(test_delete_waits_outside_callback),
+        FX(test_delete_in_callback_returns_1),
+        FX(test_backend_queries),
+        FX(test_counters_errors),
+    };
+
+    return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
+}

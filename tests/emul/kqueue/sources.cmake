@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: MIT
+# The kqueue emulation, compiled into the library (hidden symbols) when
+# TPOLL_TEST_EMULATION=ON and this platform has no kqueue of its own.
+if(NOT TP_HAVE_SYS_EVENT_H)
+  list(APPEND TPOLL_EMUL_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/kq_kevent.c
+    ${CMAKE_CURRENT_LIST_DIR}/kq_knotes.c
+    ${CMAKE_CURRENT_LIST_DIR}/kq_registry.c)
+endif()

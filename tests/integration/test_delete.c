@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* Delete: immediate close and reuse of the number, delete from callbacks
+ * (own fd, another fd with an event pending in the same batch), dup'd
+ * files, and delete from a thread that does not own the fd. */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+struct rec {
+    int calls;
+    unsigned events;
+};
+
+static void rec_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct rec *r = owner;
+
+    (void)tp, (void)fd;
+    r->calls++;
+    r->events |= events;
+}
+
+static int called(void *arg)
+{
+    return ((struct rec *)arg)->calls > 0;
+}
+
+/* Delete, close and reopen at once: the new user of the number sees
+ * nothing of the old one's pending data, then its own events. */
+static void test_delete_close_reuse(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct rec old = {0}, fresh = {0};
+    int sv[2], nv[2], num;
+
+    (void)state;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(sv);
+    num = sv[0];
+    assert_int_equal(tpoll_fd_insert(tp, num, rec_cb, &old, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, num), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    tu_write_byte(sv[1]);
+    assert_int_equal(tpoll_fd_delete(tp, num), 0);
+    assert_int_equal(tpoll_fd_interest(tp, num), -ENOENT);
+    close(sv[0]);
+    tu_socketpair(nv);
+    assert_int_equal(nv[0], num);
+    assert_int_equal(tpoll_fd_insert(tp, num, rec_cb, &fresh, 1), 0);
+    assert_int_equal(tpoll_fd_interest(tp, num), 0);
+    assert_int_equal(tpoll_want_recv(tp, num), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tpoll_wait(tp, 10), 0);
+    assert_int_equal(old.calls, 0);
+    assert_int_equal(fresh.calls, 0);
+    tu_write_byte(nv[1]);
+    assert_true(tu_wait_until(tp, called, &fresh));
+    assert_int_equal(old.calls, 0);
+    assert_int_equal(tpoll_fd_delete(tp, num), 0);
+    close(sv[1]);
+    close(nv[0]);
+    close(nv[1]);
+    tu_destroy(tp);
+}
+
+/*
+ * Two fds ready in the same batch. Whichever callback runs first deletes
+ * the other, closes it and reuses its number for a new, idle fd with a new
+ * owner. The other's pending event must reach neither its old callback nor
+ * the new user.
+ */
+struct pair_ctx {
+    int fd[2];      /* the two ready fds */
+    int peer[2];    /* their peers */
+    int calls[2];   /* callbacks per original fd */
+    int first;      /* index of the fd whose callback ran first, or -1 */
+    int reused[2];  /* the new socketpair on the deleted number */
+    struct rec fresh;
+};
+
+static void fresh_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    rec_cb(tp, fd, events, owner);
+}
+
+static void pair_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct pair_ctx *c = owner;
+    int me = fd == c->fd[0] ? 0 : 1, other = 1 - me;
+
+    (void)events;
+    assert_int_equal(fd, c->fd[me]);
+    c->calls[me]++;
+    tu_drain(fd);
+    if (c->first >= 0)
+        return;
+    c->first = me;
+    assert_int_equal(tpoll_fd_delete(tp, c->fd[other]), 0);
+    assert_int_equal(close(c->fd[other]), 0);
+    tu_socketpair(c->reused);
+    assert_int_equal(c->reused[0], c->fd[other]);
+    assert_int_equal(
+        tpoll_fd_insert(tp, c->reused[0], fresh_cb, &c->fresh, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, c->reused[0]), 0);
+}
+
+static void test_delete_other_in_batch(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct pair_ctx c;
+    int a[2], b[2], other;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.first = -1;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(a);
+    tu_socketpair(b);
+    c.fd[0] = a[0], c.peer[0] = a[1];
+    c.fd[1] = b[0], c.peer[1] = b[1];
+    assert_int_equal(tpoll_fd_insert(tp, a[0], pair_cb, &c, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, b[0], pair_cb, &c, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, a[0]), 0);
+    assert_int_equal(tpoll_want_recv(tp, b[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    tu_write_byte(a[1]);
+    tu_write_byte(b[1]);
+    /* Both are ready before the wait: one batch holds both events. */
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_true(c.first == 0 || c.first == 1);
+    other = 1 - c.first;
+    assert_int_equal(c.calls[c.first], 1);
+    assert_int_equal(c.calls[other], 0);
+    assert_int_equal(c.fresh.calls, 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(c.calls[other], 0);
+    assert_int_equal(c.fresh.calls, 0);
+    tu_write_byte(c.reused[1]);
+    assert_true(tu_wait_until(tp, called, &c.fresh));
+    assert_int_equal(c.calls[other], 0);
+    assert_int_equal(tpoll_fd_delete(tp, c.fd[c.first]), 0);
+    assert_int_equal(tpoll_fd_delete(tp, c.reused[0]), 0);
+    close(c.fd[c.first]);
+    close(c.peer[0]);
+    close(c.peer[1]);
+    close(c.reused[0]);
+    close(c.reused[1]);
+    tu_destroy(tp);
+}
+
+/* A callback deletes and closes its own fd; nothing more is reported for
+ * it, and delete does not wait for the running callback (itself). */
+struct self_ctx {
+    int calls;
+    int ret;
+};
+
+static void self_delete_cb(struct tpoll *tp, int fd, unsigned events,
+                           void *owner)
+{
+    struct self_ctx *c = owner;
+
+    (void)events;
+    c->calls++;
+    c->ret = tpoll_fd_delete(tp, fd);
+    close(fd);
+}
+
+static void test_delete_self_in_callback(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct self_ctx c = {0};
+    int sv[2];
+
+    (void)state;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], self_delete_cb, &c, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_want_send(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.ret, 0);
+    assert_int_equal(tpoll_fd_interest(tp, sv[0]), -ENOENT);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tpoll_wait(tp, 10), 0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), -ENOENT);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/* The registered file outlives the number (dup): after delete and close of
+ * the dup, the shared file's readiness must not keep waking the poller. */
+static void test_delete_dup_closed(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct rec r = {0};
+    struct tpoll_counters c0, c1;
+    int sv[2], d, i;
+
+    (void)state;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(sv);
+    d = dup(sv[0]);
+    assert_true(d >= 0);
+    assert_int_equal(tpoll_fd_insert(tp, d, rec_cb, &r, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, d), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tpoll_fd_delete(tp, d), 0);
+    close(d);
+    tu_write_byte(sv[1]);
+    c0 = tu_counters(tp, 0);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(tpoll_wait(tp, 0), 0);
+    c1 = tu_counters(tp, 0);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(c1.idle_wakeups, c0.idle_wakeups);
+    assert_int_equal(c1.callbacks, c0.callbacks);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/* Deleted and re-inserted under the same number without a close: the new
+ * registration works (the kernel's old one was really removed). */
+static void test_delete_reinsert_same_fd(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct rec r1 = {0}, r2 = {0};
+    int sv[2];
+
+    (void)state;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &r1, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &r2, 1), 0);
+    assert_int_equal(tpoll_want_send(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(r1.calls, 0);
+    assert_int_equal(r2.events, TPOLL_SEND);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/*
+ * Delete from a thread that is not bound, while the owner polls an fd that
+ * is always readable: once delete returns, the callback never starts again.
+ * The callback checks a flag set right after delete returns.
+ */
+struct race_ctx {
+    atomic_int deleted;
+    atomic_int late; /* callbacks that started after delete returned */
+    atomic_ulong calls;
+};
+
+static void race_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct race_ctx *c = owner;
+
+    (void)tp, (void)fd, (void)events;
+    if (atomic_load(&c->deleted))
+        atomic_fetch_add(&c->late, 1);
+    atomic_fetch_add(&c->calls, 1);
+}
+
+static void test_delete_from_other_thread(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct tu_loop loop;
+    int round;
+
+    (void)state;
+    tu_loop_start(&loop, tp, 0);
+    for (round = 0; round < 50; round++) {
+        struct race_ctx c;
+        int sv[2];
+
+        atomic_init(&c.deleted, 0);
+        atomic_init(&c.late, 0);
+        atomic_init(&c.calls, 0);
+        tu_socketpair(sv);
+        tu_write_byte(sv[1]);
+        assert_int_equal(tpoll_fd_insert(tp, sv[0], race_cb, &c, 1), 0);
+        assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+        assert_true(tu_wait_atomic(&c.calls, 1 + (unsigned long)(round % 4)));
+        assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+        atomic_store(&c.deleted, 1);
+        close(sv[0]);
+        close(sv[1]);
+        /* A wake round trip: the owner has passed any dispatch of the old
+         * batch once its loop counter moves. */
+        {
+            unsigned long l = atomic_load(&loop.loops);
+
+            assert_int_equal(tpoll_wake(tp, 0), 0);
+            assert_true(tu_wait_atomic(&loop.loops, l + 1));
+        }
+        assert_int_equal(atomic_load(&c.late), 0);
+    }
+    tu_loop_stop(&loop);
+    tu_destroy(tp);
+}
+
+/*
+ * The owner is another thread: delete, close and reuse the number at once
+ * from the main thread, with data waiting on both the old and the new file.
+ * The old user's callback never runs after delete returned; the new one
+ * gets its event on the owner thread.
+ */
+struct reuse_ctx {
+    atomic_int deleted;
+    atomic_int late;
+    struct tu_event fresh;
+};
+
+static void reuse_old_cb(struct tpoll *tp, int fd, unsigned events,
+                         void *owner)
+{
+    struct reuse_ctx *c = owner;
+
+    (void)tp, (void)fd, (void)events;
+    if (atomic_load(&c->deleted))
+        atomic_fetch_add(&c->late, 1);
+}
+
+static void reuse_new_cb(struct tpoll *tp, int fd, unsigned events,
+                         void *owner)
+{
+    struct reuse_ctx *c = owner;
+
+    (void)tp;
+    if (events & TPOLL_RECV)
+        tu_drain(fd);
+    tu_event_post(&c->fresh);
+}
+
+static void test_reuse_across_threads(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct tu_loop l1;
+    struct reuse_ctx c;
+    int round;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    tu_event_init(&c.fresh);
+    tu_loop_start(&l1, tp, 1);
+    for (round = 1; round <= 20; round++) {
+        int a[2], b[2], num;
+
+        atomic_store(&c.deleted, 0);
+        tu_socketpair(a);
+        num = a[0];
+        tu_write_byte(a[1]);
+        assert_int_equal(tpoll_fd_insert(tp, num, reuse_old_cb, &c, 2), 0);
+        assert_int_equal(tpoll_want_recv(tp, num), 0);
+        assert_int_equal(tpoll_fd_delete(tp, num), 0);
+        atomic_store(&c.deleted, 1);
+        close(a[0]);
+        close(a[1]);
+        tu_socketpair(b);
+        assert_int_equal(b[0], num);
+        tu_write_byte(b[1]);
+        assert_int_equal(tpoll_fd_insert(tp, num, reuse_new_cb, &c, 2), 0);
+        assert_int_equal(tpoll_want_recv(tp, num), 0);
+        assert_true(tu_event_wait(&c.fresh, round));
+        assert_int_equal(tpoll_fd_delete(tp, num), 0);
+        close(b[0]);
+        close(b[1]);
+    }
+    tu_loop_stop(&l1);
+    assert_int_equal(atomic_load(&c.late), 0);
+    tu_event_destroy(&c.fresh);
+    tu_destroy(tp);
+}
+
+/*
+ * Delete from inside a callback while the deleted fd's callback runs on
+ * another thread: delete does not wait (1: the owner must not be freed
+ * yet), and no callback for that fd starts once it returned.
+ */
+struct busy_ctx {
+    struct tu_event entered, release;
+    atomic_int deleted;
+    atomic_int late;
+    atomic_int ret;
+    int victim;
+};
+
+static void victim_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct busy_ctx *c = owner;
+
+    (void)tp, (void)events;
+    if (atomic_load(&c->deleted))
+        atomic_fetch_add(&c->late, 1);
+    if (tu_event_count(&c->entered) == 0) {
+        tu_event_post(&c->entered);
+        assert_true(tu_event_wait(&c->release, 1));
+    }
+    (void)fd;
+}
+
+static void killer_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct busy_ctx *c = owner;
+
+    (void)events;
+    tu_drain(fd);
+    if (atomic_load(&c->deleted))
+        return;
+    atomic_store(&c->ret, tpoll_fd_delete(tp, c->victim));
+    atomic_store(&c->deleted, 1);
+    tu_event_post(&c->release);
+}
+
+static void test_delete_in_callback_while_running(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct tu_loop l0, l1;
+    struct busy_ctx c;
+    int v[2], k[2];
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    tu_event_init(&c.entered);
+    tu_event_init(&c.release);
+    tu_socketpair(v);
+    tu_socketpair(k);
+    c.victim = v[0];
+    tu_loop_start(&l0, tp, 0);
+    tu_loop_start(&l1, tp, 1);
+    /* The victim stays readable (never drained) on thread 1. */
+    tu_write_byte(v[1]);
+    assert_int_equal(tpoll_fd_insert(tp, v[0], victim_cb, &c, 2), 0);
+    assert_int_equal(tpoll_want_recv(tp, v[0]), 0);
+    assert_true(tu_event_wait(&c.entered, 1));
+    assert_int_equal(tpoll_fd_insert(tp, k[0], killer_cb, &c, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, k[0]), 0);
+    tu_write_byte(k[1]);
+    assert_true(tu_event_wait(&c.release, 1));
+    assert_int_equal(atomic_load(&c.ret), 1);
+    /* Two wake round trips: the first ends the wait that ran the old
+     * callback, the second is a whole wait after it. */
+    for (int i = 0; i < 2; i++) {
+        unsigned long l = atomic_load(&l1.loops);
+
+        assert_int_equal(tpoll_wake(tp, 1), 0);
+        assert_true(tu_wait_atomic(&l1.loops, l + 1));
+    }
+    tu_loop_stop(&l0);
+    tu_loop_stop(&l1);
+    assert_int_equal(atomic_load(&c.late), 0);
+    assert_int_equal(tpoll_fd_interest(tp, v[0]), -ENOENT);
+    assert_int_equal(tpoll_fd_delete(tp, k[0]), 0);
+    close(v[0]), close(v[1]), close(k[0]), close(k[1]);
+    tu_event_destroy(&c.entered);
+    tu_event_destroy(&c.release);
+    tu_destroy(tp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_delete_close_reuse),
+        cmocka_unit_test(test_delete_other_in_batch),
+        cmocka_unit_test(test_delete_self_in_callback),
+        cmocka_unit_test(test_delete_dup_closed),
+        cmocka_unit_test(test_delete_reinsert_same_fd),
+        cmocka_unit_test(test_delete_from_other_thread),
+        cmocka_unit_test(test_delete_in_callback_while_running),
+        cmocka_unit_test(test_reuse_across_threads),
+    };
+
+    return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
+}
