@@ -4,7 +4,8 @@
 # Usage: ci/deps.sh [extra-package ...]
 set -euo pipefail
 
-pkgs=(cmake make gcc clang pkg-config libatomic-ops-dev libcmocka-dev "$@")
+# g++ for the header's C++ consumer test, wrk for the HTTP example's load test.
+pkgs=(cmake make gcc g++ clang pkg-config libatomic-ops-dev libcmocka-dev wrk "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

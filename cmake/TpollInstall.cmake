@@ -31,6 +31,7 @@ install(FILES ${PROJECT_BINARY_DIR}/tpollConfig.cmake
 # The prefix itself is found from the .pc file's own place: the configured
 # CMAKE_INSTALL_PREFIX is wrong after `cmake --install --prefix` or a copy.
 file(RELATIVE_PATH TPOLL_PC_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" TPOLL_PC_PREFIX "${TPOLL_PC_PREFIX}")
 set(TPOLL_PC_PREFIX "\${pcfiledir}/${TPOLL_PC_PREFIX}")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(TPOLL_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")

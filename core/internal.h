@@ -62,12 +62,12 @@ struct tp__thread {
     int nlocal;
     int *errs; /* fds whose registration failed in this pass */
     int nerrs;
-    int dispatched;  /* callbacks run by the current poll */
-    int in_dispatch; /* inside tpoll_wait's dispatch (callbacks may run) */
+    int dispatched;   /* callbacks run by the current poll */
+    int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
     int fork_pending; /* after_fork ran in a callback of this dispatch: the
                        * rest of the batch is the parent's; the poller is
                        * renewed when the dispatch ends */
-    void *bk;       /* backend per-thread state */
+    void *bk;         /* backend per-thread state */
     struct tp__counters ctr;
 };
 

@@ -121,10 +121,8 @@ static void test_double_insert(void **state)
     assert_int_equal(tpoll_thread_start(tp, 0), 0);
     assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &first, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
-    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &second, 1),
-                     -EEXIST);
-    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &second, 2),
-                     -EEXIST);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &second, 1), -EEXIST);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &second, 2), -EEXIST);
     assert_int_equal(tpoll_fd_interest(tp, sv[0]), TPOLL_RECV);
     tu_write_byte(sv[1]);
     assert_true(tu_wait_until(tp, called, &first));
@@ -158,8 +156,7 @@ static void test_bad_masks(void **state)
     assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &r, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
     assert_int_equal(tpoll_fd_set_threads(tp, sv[0], 0), -EINVAL);
-    assert_int_equal(tpoll_fd_set_threads(tp, sv[0], TPOLL_THREAD(5)),
-                     -EINVAL);
+    assert_int_equal(tpoll_fd_set_threads(tp, sv[0], TPOLL_THREAD(5)), -EINVAL);
     assert_int_equal(tpoll_fd_set_threads(tp, sv[0], 2 | 8), -EINVAL);
     /* Still on thread 0. */
     tu_write_byte(sv[1]);
@@ -242,8 +239,7 @@ static void test_destroy_busy(void **state)
     assert_int_equal(tpoll_destroy(NULL), 0);
 }
 
-static int create_with(const char *backend, int threads, int max_fds,
-                       int batch)
+static int create_with(const char *backend, int threads, int max_fds, int batch)
 {
     struct tpoll_options o;
     struct tpoll *tp = NULL;
@@ -266,8 +262,7 @@ static int create_with(const char *backend, int threads, int max_fds,
  * out-of-range options: clear errors, never a fallback. */
 static void test_create_errors(void **state)
 {
-    static const char *known[] = {"epoll", "kqueue", "port", "poll",
-                                  "select"};
+    static const char *known[] = {"epoll", "kqueue", "port", "poll", "select"};
     const char *env = getenv("TPOLL_BACKEND");
     char *saved = env ? strdup(env) : NULL;
     struct rlimit rl;

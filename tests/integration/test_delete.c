@@ -73,11 +73,11 @@ static void test_delete_close_reuse(void **state)
  * the new user.
  */
 struct pair_ctx {
-    int fd[2];      /* the two ready fds */
-    int peer[2];    /* their peers */
-    int calls[2];   /* callbacks per original fd */
-    int first;      /* index of the fd whose callback ran first, or -1 */
-    int reused[2];  /* the new socketpair on the deleted number */
+    int fd[2];     /* the two ready fds */
+    int peer[2];   /* their peers */
+    int calls[2];  /* callbacks per original fd */
+    int first;     /* index of the fd whose callback ran first, or -1 */
+    int reused[2]; /* the new socketpair on the deleted number */
     struct rec fresh;
 };
 
@@ -102,8 +102,8 @@ static void pair_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
     assert_int_equal(close(c->fd[other]), 0);
     tu_socketpair(c->reused);
     assert_int_equal(c->reused[0], c->fd[other]);
-    assert_int_equal(
-        tpoll_fd_insert(tp, c->reused[0], fresh_cb, &c->fresh, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, c->reused[0], fresh_cb, &c->fresh, 1),
+                     0);
     assert_int_equal(tpoll_want_recv(tp, c->reused[0]), 0);
 }
 
@@ -323,8 +323,7 @@ struct reuse_ctx {
     struct tu_event fresh;
 };
 
-static void reuse_old_cb(struct tpoll *tp, int fd, unsigned events,
-                         void *owner)
+static void reuse_old_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct reuse_ctx *c = owner;
 
@@ -333,8 +332,7 @@ static void reuse_old_cb(struct tpoll *tp, int fd, unsigned events,
         atomic_fetch_add(&c->late, 1);
 }
 
-static void reuse_new_cb(struct tpoll *tp, int fd, unsigned events,
-                         void *owner)
+static void reuse_new_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct reuse_ctx *c = owner;
 

@@ -47,8 +47,7 @@ static int child_wait_for(struct tpoll *tp, struct rec *r)
  * start), insert a new pair, get its event, then drop the inherited fd:
  * delete it from the child's table and close the child's copy.
  */
-static int child_main(struct tpoll *tp, int tid, int must_start,
-                      int inherited)
+static int child_main(struct tpoll *tp, int tid, int must_start, int inherited)
 {
     struct rec r = {0};
     int sv[2];
@@ -235,8 +234,7 @@ struct fork_cb_ctx {
     int fd[2];
 };
 
-static void forking_cb(struct tpoll *tp, int fd, unsigned events,
-                       void *owner)
+static void forking_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct fork_cb_ctx *c = owner;
     int me = fd == c->fd[0] ? 0 : 1;

@@ -11,7 +11,7 @@
 struct rec {
     int calls;
     unsigned events;
-    long got;     /* what a read in the callback returned (RECV) */
+    long got;      /* what a read in the callback returned (RECV) */
     int write_err; /* errno of a write in the callback (SEND), or 0 */
 };
 
@@ -242,6 +242,5 @@ int main(void)
         cmocka_unit_test(test_hangup_outside_wanted),
     };
 
-    return cmocka_run_group_tests_name(tu_backend(), tests, group_setup,
-                                       NULL);
+    return cmocka_run_group_tests_name(tu_backend(), tests, group_setup, NULL);
 }

@@ -19,8 +19,7 @@ static void mrec_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
     int tid = tpoll_thread_id(tp);
 
     (void)events;
-    if (tid < 0 || tid >= 3 ||
-        !(atomic_load(&r->allowed) & TPOLL_THREAD(tid)))
+    if (tid < 0 || tid >= 3 || !(atomic_load(&r->allowed) & TPOLL_THREAD(tid)))
         atomic_fetch_add(&r->bad_thread, 1);
     else
         atomic_fetch_add(&r->on[tid], 1);

@@ -221,6 +221,5 @@ int main(void)
         cmocka_unit_test(test_tcp_accept_readiness),
     };
 
-    return cmocka_run_group_tests_name(tu_backend(), tests, group_setup,
-                                       NULL);
+    return cmocka_run_group_tests_name(tu_backend(), tests, group_setup, NULL);
 }

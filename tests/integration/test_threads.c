@@ -167,8 +167,7 @@ static void test_late_thread_registers(void **state)
         tu_socketpair(sv[i]);
         trec_init(&r[i], tp, TPOLL_THREAD(1));
         assert_int_equal(
-            tpoll_fd_insert(tp, sv[i][0], trec_cb, &r[i], TPOLL_THREAD(1)),
-            0);
+            tpoll_fd_insert(tp, sv[i][0], trec_cb, &r[i], TPOLL_THREAD(1)), 0);
         assert_int_equal(tpoll_want_recv(tp, sv[i][0]), 0);
     }
     tu_write_byte(sv[0][1]);

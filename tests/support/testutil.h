@@ -78,5 +78,4 @@ int tu_backend_reports_hup(const struct tpoll *tp);
 /* Reads thread tid's counters, asserting success. */
 struct tpoll_counters tu_counters(const struct tpoll *tp, int tid);
 
-
 #endif

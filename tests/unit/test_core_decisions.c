@@ -38,7 +38,6 @@ struct raw {
 static struct raw inject[8];
 static int ninject;
 
-
 static void log_call(int kind, struct tp__thread *th, int fd, uint32_t gen,
                      unsigned have, unsigned want)
 {
@@ -104,8 +103,8 @@ static void fake_thread_term(struct tp__thread *th)
     (void)th;
 }
 
-static int fake_set(struct tp__thread *th, int fd, uint32_t gen,
-                    unsigned have, unsigned want)
+static int fake_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
+                    unsigned want)
 {
     log_call(CALL_SET, th, fd, gen, have, want);
     return set_result;
@@ -354,8 +353,8 @@ static void test_decision_matrix(void **state)
                 unsigned want = inmask ? (unsigned)interest : 0;
                 tpoll_mask_t mask = TPOLL_THREAD(inmask ? 0 : 1);
 
-                assert_int_equal(
-                    tpoll_fd_insert(tp, p[0], nop_cb, NULL, mask), 0);
+                assert_int_equal(tpoll_fd_insert(tp, p[0], nop_cb, NULL, mask),
+                                 0);
                 set_interest(tp, p[0], (unsigned)interest);
                 force_polled(tp, p[0], 0, (unsigned)have);
                 tp__mark(tp, p[0], TPOLL_THREAD(0));
