@@ -175,7 +175,10 @@ TPOLL_API int tpoll_fd_interest(const struct tpoll *tp, int fd);
  * was bound) with a fresh poller; every other thread id is unbound; no
  * kernel object shared with the parent is touched. Call before any other
  * tpoll function in the child. -EINVAL NULL, or the poller creation error
- * (the calling thread is then unbound). */
+ * (the calling thread is then unbound). May be called from a callback (a
+ * callback that forks): the rest of that wait's batch belongs to the parent
+ * and is dropped, and the fresh poller is created when the dispatch ends;
+ * an error creating it is then returned by that tpoll_wait(). */
 TPOLL_API int tpoll_after_fork(struct tpoll *tp);
 
 /* Name of the backend the instance uses. */
