@@ -76,8 +76,17 @@ struct tpoll_backend {
 
 /* ---- what the core offers to backends ---- */
 
-/* Per-thread backend state pointer. */
-void **tp__backend_data(struct tp__thread *th);
+/* Per-thread backend state pointer. It is read on every event, so it is
+ * the first member of the thread (the only layout backends know) and the
+ * accessor is inline. */
+struct tp__thread_head {
+    void *bk;
+};
+
+static inline void **tp__backend_data(struct tp__thread *th)
+{
+    return &((struct tp__thread_head *)(void *)th)->bk;
+}
 struct tpoll *tp__thread_tpoll(const struct tp__thread *th);
 int tp__thread_tid(const struct tp__thread *th);
 int tp__max_fds(const struct tpoll *tp);

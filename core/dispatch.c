@@ -3,6 +3,15 @@
  * stale (an older generation) or foreign (a thread not in the mask). */
 #include "internal.h"
 
+/* Per OS thread, across instances: delete must not wait for other threads
+ * from inside any callback (two callbacks deleting each other's fds). */
+static _Thread_local int callback_depth;
+
+int tp__in_callback(void)
+{
+    return callback_depth != 0;
+}
+
 /* HUP and ERR come with every wanted direction, so that the read or write
  * the callback attempts reports the condition, on every backend alike. */
 static unsigned user_events(unsigned ev, unsigned interest)
@@ -38,9 +47,9 @@ static void clear_running(struct tp__fd *e, tpoll_mask_t bit)
 static void run_callback(struct tp__thread *th, int fd, unsigned events,
                          AO_t cb, AO_t owner)
 {
-    tp__callback_enter();
+    callback_depth++;
     ((tpoll_cb)cb)(th->tp, fd, events, (void *)owner);
-    tp__callback_leave();
+    callback_depth--;
     th->dispatched++;
     tp_count(&th->ctr.callbacks, 1);
 }

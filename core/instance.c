@@ -170,11 +170,6 @@ const char *tpoll_version_string(void)
 
 /* ---- accessors for backends ---- */
 
-void **tp__backend_data(struct tp__thread *th)
-{
-    return &th->bk;
-}
-
 struct tpoll *tp__thread_tpoll(const struct tp__thread *th)
 {
     return th->tp;

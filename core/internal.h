@@ -35,9 +35,8 @@ struct tp__fd {
     tp_atomic_t owner;
 };
 
-/* wstate bits of a thread (the sleep/notify handshake). */
+/* wstate: written by the owner only (the sleep half of the handshake). */
 #define TP_W_SLEEPING 0x1u
-#define TP_W_NOTIFIED 0x2u
 
 struct tp__counters {
     tp_atomic_t loops, polls, callbacks, ctl_calls, updates, wakeups,
@@ -45,8 +44,15 @@ struct tp__counters {
 };
 
 struct tp__thread {
-    /* Written by other threads: wake state and inbox. */
+    /* First, so that backends reach it without a call (core/backend.h). */
+    struct tp__thread_head head;
+
+    /* Sleep/notify: the owner writes wstate, notifiers (under inbox_lock)
+     * write notified. Separate words make both sides a store and a fence
+     * instead of a compare-and-swap loop. */
     tp_atomic_t wstate;
+    tp_atomic_t notified;
+    /* Written by other threads: the inbox. */
     tp_atomic_t inbox_lock;
     tp_atomic_t ninbox;
     int inbox_dead; /* under inbox_lock: thread not started, drop pushes */
@@ -67,7 +73,6 @@ struct tp__thread {
     int fork_pending; /* after_fork ran in a callback of this dispatch: the
                        * rest of the batch is the parent's; the poller is
                        * renewed when the dispatch ends */
-    void *bk;         /* backend per-thread state */
     struct tp__counters ctr;
 };
 
@@ -85,10 +90,8 @@ struct tpoll {
 
 /* The thread bound to tp on the calling OS thread, or NULL. */
 struct tp__thread *tp__self(const struct tpoll *tp);
-/* Callback nesting depth of the calling OS thread (any instance). */
+/* Is the calling OS thread inside a callback (of any instance)? */
 int tp__in_callback(void);
-void tp__callback_enter(void);
-void tp__callback_leave(void);
 
 /* fd locking: the LOCK bit of the state word. */
 AO_t tp__fd_lock(struct tp__fd *e);

@@ -10,7 +10,6 @@
  * (a test harness, a library inside a server) at once. */
 #define TP_MAX_BINDINGS 8
 static _Thread_local struct tp__thread *bindings[TP_MAX_BINDINGS];
-static _Thread_local int callback_depth;
 
 struct tp__thread *tp__self(const struct tpoll *tp)
 {
@@ -20,21 +19,6 @@ struct tp__thread *tp__self(const struct tpoll *tp)
         if (bindings[i] != NULL && bindings[i]->tp == tp)
             return bindings[i];
     return NULL;
-}
-
-int tp__in_callback(void)
-{
-    return callback_depth != 0;
-}
-
-void tp__callback_enter(void)
-{
-    callback_depth++;
-}
-
-void tp__callback_leave(void)
-{
-    callback_depth--;
 }
 
 static int bind_slot(struct tp__thread *th)
@@ -148,6 +132,7 @@ static int open_thread(struct tp__thread *th)
         return err;
     }
     tp_store(&th->wstate, 0);
+    tp_store(&th->notified, 0);
     /* After fork the id may come from a thread that vanished inside its
      * dispatch: nothing of that dispatch belongs to the new binding. */
     th->in_dispatch = 0;
@@ -216,16 +201,29 @@ int tpoll_thread_id(const struct tpoll *tp)
     return th ? th->tid : -EPERM;
 }
 
-/* Publish "sleeping", then look once more for work: a notifier either
- * sees the flag (and signals) or its work is seen here. */
+/* Publish "sleeping", then (after a full fence) look once more for work:
+ * a notifier stores "notified" and then, after its own fence, reads
+ * "sleeping", so either it signals or its work is seen here. */
 static int sleep_timeout(struct tp__thread *th, int timeout_ms)
 {
-    AO_t old = tp_fetch_or(&th->wstate, TP_W_SLEEPING);
-
-    if ((old & TP_W_NOTIFIED) || tp_load(&th->ninbox) || th->nlocal ||
-        th->nerrs)
+    if (timeout_ms == 0)
+        return 0;
+    tp_store_relaxed(&th->wstate, TP_W_SLEEPING);
+    tp_fence();
+    if (tp_load_relaxed(&th->notified) || tp_load_relaxed(&th->ninbox) ||
+        th->nlocal || th->nerrs)
         return 0;
     return timeout_ms;
+}
+
+/* Awake again: a notification from now on is for the next wait. One that
+ * came during this one is consumed (its work is in the inbox, checked by
+ * the next wait; a plain wake is answered by this wait returning). */
+static void woke_up(struct tp__thread *th)
+{
+    tp_store_relaxed(&th->wstate, 0);
+    if (tp_load_relaxed(&th->notified))
+        tp_store(&th->notified, 0);
 }
 
 /* A fresh poller for th in a forked child, registering every live fd of
@@ -244,6 +242,7 @@ static int renew_poller(struct tp__thread *th)
         return err;
     }
     tp_store(&th->wstate, 0);
+    tp_store(&th->notified, 0);
     set_inbox_dead(th, 0);
     tp_fetch_or(&tp->started, th->bit);
     mark_all_for(th);
@@ -267,7 +266,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     if (th->nlocal || tp_load(&th->ninbox))
         tp__apply_updates(th);
     n = tp->be->poll(th, sleep_timeout(th, timeout_ms));
-    tp_swap(&th->wstate, 0);
+    woke_up(th);
     tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
     th->in_dispatch = 1;

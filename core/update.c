@@ -25,13 +25,15 @@ static void inbox_unlock(struct tp__thread *th)
     tp_store(&th->inbox_lock, 0);
 }
 
-/* One signal per sleep: only the first notifier of a sleeping thread
- * signals it; the sleeper clears both bits when its poll returns. */
+/* One signal per sleep: notifiers are serialised by the inbox lock, and
+ * only the first one after the sleeper last woke signals it. */
 void tp__notify_locked(struct tp__thread *th)
 {
-    AO_t old = tp_fetch_or(&th->wstate, TP_W_NOTIFIED);
-
-    if ((old & TP_W_SLEEPING) && !(old & TP_W_NOTIFIED))
+    if (tp_load_relaxed(&th->notified))
+        return;
+    tp_store_relaxed(&th->notified, 1);
+    tp_fence();
+    if (tp_load_relaxed(&th->wstate) & TP_W_SLEEPING)
         th->tp->be->wake(th);
 }
 
