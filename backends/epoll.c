@@ -44,6 +44,35 @@ static unsigned from_epoll(uint32_t ev)
            (((ev >> 2) | (ev >> 11)) & TP_EV_HUP) | (ev & EPOLLERR);
 }
 
+/* EPOLLEXCLUSIVE is only accepted by ADD, and not with EPOLLRDHUP: an
+ * exclusive fd is changed by delete + add, and a peer's shutdown shows as
+ * readable (read returns 0) instead of as RDHUP. */
+static int ep_set_exclusive(struct tp__thread *th, int fd, uint64_t cookie,
+                            unsigned have, unsigned want)
+{
+    struct epoll_event ev = {.events = EPOLLEXCLUSIVE |
+                                       (to_epoll(want) & ~(uint32_t)EPOLLRDHUP),
+                             .data.u64 = cookie};
+    int epfd = ep(th)->epfd, err;
+
+    if (have) {
+        tp__count_ctl(th, 1);
+        if (epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev) != 0 && errno != ENOENT)
+            return -errno;
+    }
+    tp__count_ctl(th, 1);
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return 0;
+    err = -errno;
+    /* The core takes a failed set() to leave `have` registered. */
+    if (have) {
+        ev.events = EPOLLEXCLUSIVE | (to_epoll(have) & ~(uint32_t)EPOLLRDHUP);
+        tp__count_ctl(th, 1);
+        epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+    return err;
+}
+
 static int ep_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
                   unsigned want)
 {
@@ -51,6 +80,9 @@ static int ep_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
                              .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
     int op = !have ? EPOLL_CTL_ADD : !want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     int r;
+
+    if (want & TP_EV_EXCL)
+        return ep_set_exclusive(th, fd, ev.data.u64, have, want);
 
     tp__count_ctl(th, 1);
     r = epoll_ctl(ep(th)->epfd, op, fd, &ev);
@@ -151,7 +183,7 @@ static void ep_thread_term(struct tp__thread *th)
 
 const struct tpoll_backend tp__backend_epoll = {
     .name = "epoll",
-    .caps = 0,
+    .caps = TP_CAP_EXCLUSIVE,
     .thread_init = ep_thread_init,
     .thread_term = ep_thread_term,
     .thread_forget = ep_thread_term,

@@ -7,9 +7,10 @@
  *
  *   tpoll            the listener in every thread's mask (each thread's
  *                    epoll set watches it, level-triggered);
+ *   tpoll-exclusive  the same, inserted with TPOLL_FD_EXCLUSIVE;
  *   epoll            T bare epoll sets, level-triggered, the same shape;
- *   epoll-exclusive  T bare epoll sets with EPOLLEXCLUSIVE: what an opt-in
- *                    exclusive mode in tpoll would give.
+ *   epoll-exclusive  T bare epoll sets with EPOLLEXCLUSIVE: the floor of
+ *                    what an exclusive mode can give.
  *
  * A wakeup is a return from the poller with the listener reported (or
  * nothing at all); accept() failing with EAGAIN is a wasted one. A thread
@@ -152,7 +153,9 @@ static void run(const char *mode, int nthreads, int nconn)
     pthread_t th[MAX_T];
     struct larg args[MAX_T];
     struct sockaddr_in sa;
-    int stopfd[2], t, i, tp_mode = strcmp(mode, "tpoll") == 0;
+    int stopfd[2], t, i, tp_mode = strncmp(mode, "tpoll", 5) == 0;
+    unsigned tp_flags =
+        strcmp(mode, "tpoll-exclusive") == 0 ? TPOLL_FD_EXCLUSIVE : 0;
 
     lr.lfd = listen_socket(&sa);
     if (pipe(stopfd))
@@ -165,8 +168,8 @@ static void run(const char *mode, int nthreads, int nconn)
         o.threads = nthreads;
         o.backend = "epoll";
         if (tpoll_create(&lr.tp, &o) ||
-            tpoll_fd_insert(lr.tp, lr.lfd, on_listen, &lr,
-                            TPOLL_THREAD(nthreads) - 1) ||
+            tpoll_fd_insert_flags(lr.tp, lr.lfd, on_listen, &lr,
+                                  TPOLL_THREAD(nthreads) - 1, tp_flags) ||
             tpoll_want_recv(lr.tp, lr.lfd))
             die("tpoll setup");
     } else {
@@ -251,6 +254,7 @@ int main(int argc, char **argv)
     if (nthreads < 1 || nthreads > MAX_T || nconn < 1)
         return 2;
     run("tpoll", nthreads, nconn);
+    run("tpoll-exclusive", nthreads, nconn);
     run("epoll", nthreads, nconn);
     run("epoll-exclusive", nthreads, nconn);
     return 0;

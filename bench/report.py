@@ -280,12 +280,16 @@ def main():
                       "poller returns/conn", "accept EAGAIN/conn",
                       "context switches/conn"], rows))
     for r in lis:
-        if r["mode"] == "tpoll" and r["T"] > 1:
+        if r["mode"] == "tpoll-exclusive" and r["T"] > 1:
             v = r["switches_per_conn"]
+            plain = [x["switches_per_conn"] for x in lis
+                     if x["mode"] == "tpoll" and x["T"] == r["T"]]
+            without = f" (without it: {plain[0]:.2f})" if plain else ""
             targets.append(("shared listener: opt-in exclusive mode, ≤ 1.2 "
                             "wakeups/connection",
-                            f"no such mode yet; without it {v:.2f} context "
-                            f"switches/connection at T={r['T']}", False))
+                            f"{v:.2f} context switches/connection at "
+                            f"T={r['T']} with TPOLL_FD_EXCLUSIVE{without}",
+                            v <= 1.2))
         if r["mode"] == "epoll-exclusive" and r["T"] > 1:
             targets.append(("(what EPOLLEXCLUSIVE gives, bare epoll)",
                             f"{r['switches_per_conn']:.2f} context "

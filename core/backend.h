@@ -21,6 +21,8 @@ struct tp__thread;
 #define TP_EV_RECV 0x1u
 #define TP_EV_SEND 0x2u
 #define TP_EV_BOTH (TP_EV_RECV | TP_EV_SEND)
+/* In `want` only: wake one of the threads sharing the fd, not all. */
+#define TP_EV_EXCL 0x10u
 
 /* Capability flags. */
 /* `set` only queues; changes reach the kernel in `flush`, and failures are
@@ -34,6 +36,9 @@ struct tp__thread;
 /* Every delivered event consumes the registration (event ports): the
  * backend calls tp__oneshot_fired() before reporting the event. */
 #define TP_CAP_ONESHOT 0x4u
+/* set() understands TP_EV_EXCL in `want` (epoll: EPOLLEXCLUSIVE). Other
+ * backends never see the flag. */
+#define TP_CAP_EXCLUSIVE 0x8u
 
 struct tpoll_backend {
     const char *name;

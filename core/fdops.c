@@ -85,6 +85,12 @@ static void raise_hwm(struct tpoll *tp, int fd)
 int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
                     tpoll_mask_t thread_mask)
 {
+    return tpoll_fd_insert_flags(tp, fd, cb, owner, thread_mask, 0);
+}
+
+int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
+                          tpoll_mask_t thread_mask, unsigned flags)
+{
     struct tp__fd *e;
     int err = 0;
     AO_t st;
@@ -92,7 +98,8 @@ int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     e = fd_entry(tp, fd, &err);
     if (e == NULL)
         return err;
-    if (cb == NULL || !valid_mask(tp, thread_mask))
+    if (cb == NULL || !valid_mask(tp, thread_mask) ||
+        (flags & ~TPOLL_FD_EXCLUSIVE))
         return -EINVAL;
     if (tp_load(&e->state) & TP_ST_INUSE)
         return -EEXIST;
@@ -112,7 +119,8 @@ int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     tp_store(&e->owner, (AO_t)owner);
     tp_store(&e->thread_mask, thread_mask);
     /* New generation: events and updates of the previous user are stale. */
-    st = ((st & ~(AO_t)TP_EV_BOTH) + TP_ST_GEN_ONE) | TP_ST_INUSE;
+    st = ((st & ~(AO_t)(TP_EV_BOTH | TP_ST_EXCL)) + TP_ST_GEN_ONE) |
+         TP_ST_INUSE | (flags & TPOLL_FD_EXCLUSIVE ? TP_ST_EXCL : 0);
     tp_store(&e->state, st | TP_ST_LOCK);
     tp__fd_unlock(e);
     return 0;
@@ -153,7 +161,8 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
      * reading running_mask pairs with tp__event setting its running bit
      * before reading the mask: a thread either sees the fd gone or is seen
      * running. */
-    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE)) + TP_ST_GEN_ONE;
+    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL)) +
+         TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
     polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);

@@ -19,6 +19,7 @@
 #define TP_ST_SEND TP_EV_SEND
 #define TP_ST_INUSE 0x4u
 #define TP_ST_LOCK 0x8u
+#define TP_ST_EXCL TP_EV_EXCL /* inserted with TPOLL_FD_EXCLUSIVE */
 #define TP_ST_GEN_SHIFT 8
 #define TP_ST_GEN_ONE ((AO_t)1 << TP_ST_GEN_SHIFT)
 #define TP_GEN(st) ((uint32_t)((st) >> TP_ST_GEN_SHIFT))

@@ -135,6 +135,14 @@ static void record_error(struct tp__thread *th, int fd)
     th->errs[th->nerrs++] = fd;
 }
 
+static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
+{
+    return want && (st & TP_ST_EXCL) &&
+                   (th->tp->be->caps & TP_CAP_EXCLUSIVE)
+               ? TP_EV_EXCL
+               : 0;
+}
+
 /* Decide from (thread in mask, interest, registered) and act; runs with
  * fd locked. Returns 1 when the backend was asked to change something. */
 static int update_fd(struct tp__thread *th, int fd)
@@ -148,7 +156,7 @@ static int update_fd(struct tp__thread *th, int fd)
         want = (unsigned)(st & TP_EV_BOTH);
     if (want == have)
         return 0;
-    err = th->tp->be->set(th, fd, TP_GEN(st), have, want);
+    err = th->tp->be->set(th, fd, TP_GEN(st), have, want | excl_flag(th, st, want));
     if (err) {
         /* Nothing registered that we cannot account for: drop what the
          * backend refused and tell the fd's callback. */

@@ -147,6 +147,21 @@ TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
 TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
                               void *owner, tpoll_mask_t thread_mask);
 
+/* Flags for tpoll_fd_insert_flags(). */
+/* For an fd shared by several threads (a listening socket): wake one
+ * waiting thread per readiness change instead of all of them. epoll uses
+ * EPOLLEXCLUSIVE, which Linux only accepts when adding, so each interest
+ * change of such an fd costs a delete and an add (two calls) instead of a
+ * modify; on the other backends the flag is accepted and has no effect
+ * (every thread in the mask may be woken). */
+#define TPOLL_FD_EXCLUSIVE 0x1u
+
+/* tpoll_fd_insert() with flags (TPOLL_FD_*); -EINVAL for unknown flags,
+ * otherwise as tpoll_fd_insert(). */
+TPOLL_API int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb,
+                                    void *owner, tpoll_mask_t thread_mask,
+                                    unsigned flags);
+
 /* Removes fd. Once it returns, no callback for fd starts any more, no
  * poller of any thread still watches it, and the caller may close fd and
  * reuse its number at once. Called outside a callback it also waits for a
