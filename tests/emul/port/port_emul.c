@@ -382,15 +382,20 @@ static int ms_left(int64_t deadline)
  * out of range is EINVAL. Returns -1 to block, 0 to poll, 1 for a deadline. */
 static int parse_timeout(const timespec_t *t, int64_t *deadline)
 {
+    int64_t sec;
+
     if (t == NULL)
         return -1;
     if (t->tv_sec == 0 && t->tv_nsec == 0)
         return 0;
     if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)
         return -EINVAL;
-    if (t->tv_sec > INT64_MAX / 1000000000 - 1)
+    /* Through a variable: with a 32-bit time_t the check cannot fire, and
+     * a direct comparison would be a -Wtype-limits error. */
+    sec = t->tv_sec;
+    if (sec > INT64_MAX / 1000000000 - 1)
         return -1;
-    *deadline = now_ns() + (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+    *deadline = now_ns() + sec * 1000000000 + t->tv_nsec;
     return 1;
 }
 
