@@ -101,7 +101,8 @@ int tp__batch(const struct tpoll *tp);
  * with cookie gen. Stale and foreign events are dropped here. */
 #define TP_EV_HUP 0x4u
 #define TP_EV_ERR 0x8u
-void tp__event(struct tp__thread *th, int fd, uint32_t gen, unsigned ev);
+/* tp__event(th, fd, gen, ev) is inline: core/event.h, included at the end
+ * of this header. */
 
 /* The thread's wake signal was consumed. */
 void tp__woken(struct tp__thread *th);
@@ -126,5 +127,11 @@ void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg);
 /* Allocation with a test hook for fault injection. */
 void *tp__calloc(size_t n, size_t size);
 void tp__free(void *p);
+
+/* Backends get the inline per-event path; core files that need it include
+ * event.h themselves (internal.h includes this header first). */
+#ifndef TP_CORE_INTERNAL_H
+#include "event.h"
+#endif
 
 #endif

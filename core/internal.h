@@ -92,6 +92,7 @@ struct tpoll {
 /* The thread bound to tp on the calling OS thread, or NULL. */
 struct tp__thread *tp__self(const struct tpoll *tp);
 /* Is the calling OS thread inside a callback (of any instance)? */
+extern _Thread_local int tp__callback_depth;
 int tp__in_callback(void);
 
 /* fd locking: the LOCK bit of the state word. */

@@ -11,13 +11,23 @@
 #define TP_MAX_BINDINGS 8
 static _Thread_local struct tp__thread *bindings[TP_MAX_BINDINGS];
 
+/* Every tpoll_wait looks itself up here: the binding found moves to the
+ * front, so a thread serving one instance finds it at the first slot. */
 struct tp__thread *tp__self(const struct tpoll *tp)
 {
+    struct tp__thread *th = bindings[0];
     int i;
 
-    for (i = 0; i < TP_MAX_BINDINGS; i++)
-        if (bindings[i] != NULL && bindings[i]->tp == tp)
-            return bindings[i];
+    if (TP_LIKELY(th != NULL && th->tp == tp))
+        return th;
+    for (i = 1; i < TP_MAX_BINDINGS; i++) {
+        th = bindings[i];
+        if (th != NULL && th->tp == tp) {
+            bindings[i] = bindings[0];
+            bindings[0] = th;
+            return th;
+        }
+    }
     return NULL;
 }
 
@@ -270,6 +280,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
     th->in_dispatch = 1;
+    tp__callback_depth++;
     if (th->nerrs)
         tp__dispatch_errors(th);
     if (n > 0) {
@@ -277,7 +288,9 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         if (th->dispatched == 0)
             tp_count(&th->ctr.idle_wakeups, 1);
     }
+    tp__callback_depth--;
     th->in_dispatch = 0;
+    tp_count(&th->ctr.callbacks, (AO_t)th->dispatched);
     if (TP_UNLIKELY(th->fork_pending)) {
         int err;
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "event.h"
 
 enum { CALL_SET, CALL_REMOVE, CALL_FLUSH };
 

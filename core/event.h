@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-event path, from a backend's raw event to the user's callback.
+ * It runs once per event, so it is inline in each backend's dispatch loop
+ * (included through backend.h); what is rare (dropping a stale or foreign
+ * event) is out of line in dispatch.c.
+ */
+#ifndef TP_CORE_EVENT_H
+#define TP_CORE_EVENT_H
+
+#include "internal.h"
+
+/* HUP and ERR come with every wanted direction, so that the read or write
+ * the callback attempts reports the condition, on every backend alike. */
+static inline unsigned tp__user_events(unsigned ev, unsigned interest)
+{
+    unsigned out = ev & interest;
+
+    if (TP_UNLIKELY(ev & (TP_EV_HUP | TP_EV_ERR))) {
+        out |= interest & (ev & TP_EV_ERR ? TP_EV_BOTH : TP_EV_RECV);
+        /* A hang-up seen in no wanted direction (send wanted on a pipe's
+         * read end): pollers report it whatever was asked, so dropping it
+         * would wake the thread for nothing at every poll. */
+        if (!out)
+            out = interest;
+        if (out)
+            out |= ev & (TP_EV_HUP | TP_EV_ERR);
+    }
+    return out;
+}
+
+/* An event that must not reach the callback; see dispatch.c. */
+void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
+
+/*
+ * Running bit first, then the checks: paired with delete, which clears the
+ * mask and then reads running_mask, a thread either sees the fd gone or is
+ * seen running. cb and owner are read between the running bit and the read
+ * of the generation, so they belong to the generation seen (a delete bumps
+ * it before a new insert writes them). The running bit is only ever
+ * flipped by this thread and nobody needs its old value: a locked or/and,
+ * a full barrier as the handshake needs, not a compare-and-swap loop.
+ */
+static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
+                             unsigned ev)
+{
+    struct tp__fd *e;
+    AO_t st, cb, owner;
+    unsigned events;
+
+    if (TP_UNLIKELY((unsigned)fd >= (unsigned)th->tp->max_fds ||
+                    th->fork_pending))
+        return;
+    e = &th->tp->fds[fd];
+    AO_or_full(&e->running_mask, th->bit);
+    cb = tp_load(&e->cb);
+    owner = tp_load(&e->owner);
+    st = tp_load(&e->state);
+    if (TP_UNLIKELY(TP_GEN(st) != gen || !(st & TP_ST_INUSE) ||
+                    !(tp_load(&e->thread_mask) & th->bit))) {
+        AO_and_full(&e->running_mask, ~th->bit);
+        tp__event_dropped(th, fd, st, gen);
+        return;
+    }
+    events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
+    if (TP_LIKELY(events != 0)) {
+        ((tpoll_cb)cb)(th->tp, fd, events, (void *)owner);
+        th->dispatched++;
+    }
+    AO_and_full(&e->running_mask, ~th->bit);
+}
+
+#endif
