@@ -49,9 +49,13 @@ static int poll_poll(struct tp__thread *th, int timeout_ms)
     struct poll_thread *t = pt(th);
     int r;
 
-    t->n = 1;
-    t->pfd[0].revents = 0;
-    tp__scan_polled(th, add_entry, t);
+    /* Rebuilt only when the set changed: an unchanged set costs nothing
+     * beyond poll() itself. Entries keep the generation they were built
+     * with, so an event racing a delete is dropped as stale. */
+    if (tp__scan_dirty(th)) {
+        t->n = 1;
+        tp__scan_polled(th, add_entry, t);
+    }
     r = poll(t->pfd, (nfds_t)t->n, timeout_ms);
     return r < 0 ? -errno : r;
 }

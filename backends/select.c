@@ -75,11 +75,14 @@ static int select_poll(struct tp__thread *th, int timeout_ms)
     struct timeval tv, *tvp = NULL;
     int r;
 
-    FD_ZERO(&t->rd);
-    FD_ZERO(&t->wr);
-    FD_SET(t->wake.rfd, &t->rd);
-    t->maxfd = t->wake.rfd;
-    tp__scan_polled(th, add_fd, t);
+    /* Rebuilt only when the set changed (see poll.c). */
+    if (tp__scan_dirty(th)) {
+        FD_ZERO(&t->rd);
+        FD_ZERO(&t->wr);
+        FD_SET(t->wake.rfd, &t->rd);
+        t->maxfd = t->wake.rfd;
+        tp__scan_polled(th, add_fd, t);
+    }
     if (timeout_ms >= 0) {
         tv.tv_sec = timeout_ms / 1000;
         tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;

@@ -123,6 +123,9 @@ void tp__count_ctl(struct tp__thread *th, unsigned n);
  * generation. Returns the number of fds visited. */
 typedef void (*tp__scan_fn)(void *arg, int fd, uint32_t gen, unsigned want);
 void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg);
+/* Scan backends: 1 (once) if the poll set must be rebuilt before polling:
+ * the thread just started, or fds it polls were changed or deleted. */
+int tp__scan_dirty(struct tp__thread *th);
 
 /* Allocation with a test hook for fault injection. */
 void *tp__calloc(size_t n, size_t size);

@@ -144,7 +144,7 @@ static int wait_callbacks_elsewhere(struct tpoll *tp, struct tp__fd *e)
 int tpoll_fd_delete(struct tpoll *tp, int fd)
 {
     struct tp__fd *e;
-    tpoll_mask_t polled;
+    tpoll_mask_t polled, polled_all;
     int err = 0;
     AO_t st;
 
@@ -165,7 +165,7 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
          TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
-    polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);
+    polled_all = polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);
     /* Pollers register open files: a registration left behind would
      * outlive the number if the file is shared (dup, fork). Remove it now,
      * while the number still names the file. */
@@ -183,6 +183,11 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
     }
     tp_store(&e->polled_recv, 0);
     tp_store(&e->polled_send, 0);
+    /* Scan backends keep their poll set between polls: have it rebuilt. */
+    if (tp->be->caps & TP_CAP_SCAN) {
+        for (polled = polled_all; polled; polled &= polled - 1)
+            tp_store(&tp->threads[tp__ctz(polled)].scan_dirty, 1);
+    }
     tp_store(&e->cb, 0);
     tp_store(&e->owner, 0);
     tp__fd_unlock(e);

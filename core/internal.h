@@ -53,6 +53,9 @@ struct tp__thread {
      * instead of a compare-and-swap loop. */
     tp_atomic_t wstate;
     tp_atomic_t notified;
+    /* Scan backends: the polled bits changed since the poll set was last
+     * built (by this thread's update pass, or another thread's delete). */
+    tp_atomic_t scan_dirty;
     /* Written by other threads: the inbox. */
     tp_atomic_t inbox_lock;
     tp_atomic_t ninbox;

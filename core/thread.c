@@ -143,6 +143,7 @@ static int open_thread(struct tp__thread *th)
     }
     tp_store(&th->wstate, 0);
     tp_store(&th->notified, 0);
+    tp_store(&th->scan_dirty, 1);
     /* After fork the id may come from a thread that vanished inside its
      * dispatch: nothing of that dispatch belongs to the new binding. */
     th->in_dispatch = 0;
@@ -253,6 +254,7 @@ static int renew_poller(struct tp__thread *th)
     }
     tp_store(&th->wstate, 0);
     tp_store(&th->notified, 0);
+    tp_store(&th->scan_dirty, 1);
     set_inbox_dead(th, 0);
     tp_fetch_or(&tp->started, th->bit);
     mark_all_for(th);

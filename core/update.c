@@ -166,6 +166,8 @@ static int update_fd(struct tp__thread *th, int fd)
         return 1;
     }
     set_polled(e, th->bit, have, want);
+    if (th->tp->be->caps & TP_CAP_SCAN)
+        tp_store_relaxed(&th->scan_dirty, 1);
     return 1;
 }
 
@@ -260,6 +262,13 @@ void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
     (void)err;
     set_polled(e, th->bit, dirs, 0);
     record_error(th, fd);
+}
+
+/* The swap is a full barrier: a delete that clears a polled bit after the
+ * rebuild's scan read it sets the flag again after ours is cleared. */
+int tp__scan_dirty(struct tp__thread *th)
+{
+    return tp_load_relaxed(&th->scan_dirty) && tp_swap(&th->scan_dirty, 0);
 }
 
 void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg)
