@@ -137,7 +137,10 @@ static void self_migrate_cb(struct tpoll *tp, int fd, unsigned events,
 
     mrec_cb(tp, fd, events, owner);
     if (tid == 0) {
-        atomic_store(&r->allowed, 0);
+        /* mrec_cb already let the test write the next byte: thread 1 may
+         * run the callback as soon as set_threads has marked it, before
+         * migrate() records the new mask. */
+        atomic_store(&r->allowed, TPOLL_THREAD(0) | TPOLL_THREAD(1));
         migrate(tp, fd, r, 2);
     }
 }
