@@ -9,38 +9,19 @@
 
 #include "testutil.h"
 
-struct rec {
-    int calls;
-    unsigned events;
-};
-
-static void rec_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
-{
-    struct rec *r = owner;
-
-    (void)tp, (void)fd;
-    r->calls++;
-    r->events |= events;
-}
-
-static int called(void *arg)
-{
-    return ((struct rec *)arg)->calls > 0;
-}
-
 /* Delete, close and reopen at once: the new user of the number sees
  * nothing of the old one's pending data, then its own events. */
 static void test_delete_close_reuse(void **state)
 {
     struct tpoll *tp = tu_create(1, 0);
-    struct rec old = {0}, fresh = {0};
+    struct tu_rec old = {0}, fresh = {0};
     int sv[2], nv[2], num;
 
     (void)state;
     assert_int_equal(tpoll_thread_start(tp, 0), 0);
     tu_socketpair(sv);
     num = sv[0];
-    assert_int_equal(tpoll_fd_insert(tp, num, rec_cb, &old, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, num, tu_rec_cb, &old, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, num), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     tu_write_byte(sv[1]);
@@ -49,7 +30,7 @@ static void test_delete_close_reuse(void **state)
     close(sv[0]);
     tu_socketpair(nv);
     assert_int_equal(nv[0], num);
-    assert_int_equal(tpoll_fd_insert(tp, num, rec_cb, &fresh, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, num, tu_rec_cb, &fresh, 1), 0);
     assert_int_equal(tpoll_fd_interest(tp, num), 0);
     assert_int_equal(tpoll_want_recv(tp, num), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
@@ -57,7 +38,7 @@ static void test_delete_close_reuse(void **state)
     assert_int_equal(old.calls, 0);
     assert_int_equal(fresh.calls, 0);
     tu_write_byte(nv[1]);
-    assert_true(tu_wait_until(tp, called, &fresh));
+    assert_true(tu_wait_until(tp, tu_rec_called, &fresh));
     assert_int_equal(old.calls, 0);
     assert_int_equal(tpoll_fd_delete(tp, num), 0);
     close(sv[1]);
@@ -78,12 +59,12 @@ struct pair_ctx {
     int calls[2];  /* callbacks per original fd */
     int first;     /* index of the fd whose callback ran first, or -1 */
     int reused[2]; /* the new socketpair on the deleted number */
-    struct rec fresh;
+    struct tu_rec fresh;
 };
 
 static void fresh_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
-    rec_cb(tp, fd, events, owner);
+    tu_rec_cb(tp, fd, events, owner);
 }
 
 static void pair_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
@@ -139,7 +120,7 @@ static void test_delete_other_in_batch(void **state)
     assert_int_equal(c.calls[other], 0);
     assert_int_equal(c.fresh.calls, 0);
     tu_write_byte(c.reused[1]);
-    assert_true(tu_wait_until(tp, called, &c.fresh));
+    assert_true(tu_wait_until(tp, tu_rec_called, &c.fresh));
     assert_int_equal(c.calls[other], 0);
     assert_int_equal(tpoll_fd_delete(tp, c.fd[c.first]), 0);
     assert_int_equal(tpoll_fd_delete(tp, c.reused[0]), 0);
@@ -199,7 +180,7 @@ static void test_delete_self_in_callback(void **state)
 static void test_delete_dup_closed(void **state)
 {
     struct tpoll *tp = tu_create(1, 0);
-    struct rec r = {0};
+    struct tu_rec r = {0};
     struct tpoll_counters c0, c1;
     int sv[2], d, i;
 
@@ -208,7 +189,7 @@ static void test_delete_dup_closed(void **state)
     tu_socketpair(sv);
     d = dup(sv[0]);
     assert_true(d >= 0);
-    assert_int_equal(tpoll_fd_insert(tp, d, rec_cb, &r, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, d, tu_rec_cb, &r, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, d), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     assert_int_equal(tpoll_fd_delete(tp, d), 0);
@@ -231,17 +212,17 @@ static void test_delete_dup_closed(void **state)
 static void test_delete_reinsert_same_fd(void **state)
 {
     struct tpoll *tp = tu_create(1, 0);
-    struct rec r1 = {0}, r2 = {0};
+    struct tu_rec r1 = {0}, r2 = {0};
     int sv[2];
 
     (void)state;
     assert_int_equal(tpoll_thread_start(tp, 0), 0);
     tu_socketpair(sv);
-    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &r1, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], tu_rec_cb, &r1, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
-    assert_int_equal(tpoll_fd_insert(tp, sv[0], rec_cb, &r2, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], tu_rec_cb, &r2, 1), 0);
     assert_int_equal(tpoll_want_send(tp, sv[0]), 0);
     assert_int_equal(tpoll_wait(tp, 1000), 1);
     assert_int_equal(r1.calls, 0);

@@ -11,30 +11,6 @@
 
 #include "testutil.h"
 
-struct rec {
-    int calls;
-    unsigned events;
-};
-
-static void record_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
-{
-    struct rec *r = owner;
-
-    (void)tp, (void)fd;
-    r->calls++;
-    r->events |= events;
-}
-
-static int called(void *arg)
-{
-    return ((struct rec *)arg)->calls > 0;
-}
-
-static void noop_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
-{
-    (void)tp, (void)fd, (void)events, (void)owner;
-}
-
 static void test_unknown_flags_refused(void **state)
 {
     struct tpoll *tp = tu_create(1, 0);
@@ -42,14 +18,14 @@ static void test_unknown_flags_refused(void **state)
 
     (void)state;
     tu_socketpair(sv);
-    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], noop_cb, NULL, 1, 0x2),
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_noop_cb, NULL, 1, 0x2),
                      -EINVAL);
-    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], noop_cb, NULL, 1,
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_noop_cb, NULL, 1,
                                            TPOLL_FD_EXCLUSIVE | 0x80000000u),
                      -EINVAL);
     assert_int_equal(tpoll_fd_interest(tp, sv[0]), -ENOENT);
     /* Flags 0 is plain insert. */
-    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], noop_cb, NULL, 1, 0), 0);
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_noop_cb, NULL, 1, 0), 0);
     assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
     close(sv[0]);
     close(sv[1]);
@@ -61,20 +37,20 @@ static void test_exclusive_interest_changes(void **state)
 {
     struct tpoll *tp = tu_create(1, 0);
     struct tpoll_counters c0, c1;
-    struct rec r = {0};
+    struct tu_rec r = {0};
     int sv[2];
 
     (void)state;
     tu_socketpair(sv);
     assert_int_equal(tpoll_thread_start(tp, 0), 0);
-    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], record_cb, &r, 1,
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_rec_cb, &r, 1,
                                            TPOLL_FD_EXCLUSIVE),
                      0);
     assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     assert_int_equal(r.calls, 0);
     tu_write_byte(sv[1]);
-    assert_true(tu_wait_until(tp, called, &r));
+    assert_true(tu_wait_until(tp, tu_rec_called, &r));
     assert_int_equal(r.events & (TPOLL_RECV | TPOLL_SEND), TPOLL_RECV);
 
     /* recv -> recv+send: on epoll a delete and an add. */
@@ -82,7 +58,7 @@ static void test_exclusive_interest_changes(void **state)
     r.calls = 0;
     r.events = 0;
     assert_int_equal(tpoll_want_send(tp, sv[0]), 0);
-    assert_true(tu_wait_until(tp, called, &r));
+    assert_true(tu_wait_until(tp, tu_rec_called, &r));
     assert_int_equal(r.events & (TPOLL_RECV | TPOLL_SEND),
                      TPOLL_RECV | TPOLL_SEND);
     c1 = tu_counters(tp, 0);
@@ -93,7 +69,7 @@ static void test_exclusive_interest_changes(void **state)
     assert_int_equal(tpoll_stop_recv(tp, sv[0]), 0);
     r.calls = 0;
     r.events = 0;
-    assert_true(tu_wait_until(tp, called, &r));
+    assert_true(tu_wait_until(tp, tu_rec_called, &r));
     assert_int_equal(r.events & (TPOLL_RECV | TPOLL_SEND), TPOLL_SEND);
 
     /* Nothing wanted: no callback, even with data pending. */

@@ -5,42 +5,21 @@
 
 #include "testutil.h"
 
-struct rec {
-    int calls;
-    unsigned events;
-    int fd;
-};
-
-static void record_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
-{
-    struct rec *r = owner;
-
-    (void)tp;
-    r->calls++;
-    r->events |= events;
-    r->fd = fd;
-}
-
-static int called(void *arg)
-{
-    return ((struct rec *)arg)->calls > 0;
-}
-
 static void test_recv_readiness(void **state)
 {
     struct tpoll *tp = tu_create(1, 0);
-    struct rec r = {0};
+    struct tu_rec r = {0};
     int sv[2];
 
     (void)state;
     tu_socketpair(sv);
     assert_int_equal(tpoll_thread_start(tp, 0), 0);
-    assert_int_equal(tpoll_fd_insert(tp, sv[0], record_cb, &r, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], tu_rec_cb, &r, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     assert_int_equal(r.calls, 0);
     tu_write_byte(sv[1]);
-    assert_true(tu_wait_until(tp, called, &r));
+    assert_true(tu_wait_until(tp, tu_rec_called, &r));
     assert_int_equal(r.fd, sv[0]);
     assert_true(r.events & TPOLL_RECV);
     assert_false(r.events & TPOLL_SEND);

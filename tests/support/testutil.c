@@ -106,6 +106,26 @@ uint64_t tu_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void tu_rec_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct tu_rec *r = owner;
+
+    (void)tp;
+    r->calls++;
+    r->events |= events;
+    r->fd = fd;
+}
+
+int tu_rec_called(void *rec)
+{
+    return ((struct tu_rec *)rec)->calls > 0;
+}
+
+void tu_noop_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    (void)tp, (void)fd, (void)events, (void)owner;
+}
+
 int tu_wait_until(struct tpoll *tp, int (*cond)(void *), void *arg)
 {
     uint64_t end = tu_now_ms() + TU_DEADLINE_MS;

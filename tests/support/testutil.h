@@ -30,6 +30,18 @@ long tu_drain(int fd);
 int tu_count_open_fds(void);
 const char *tu_backend(void);
 
+/* A callback that records what it saw, for single-thread tests. */
+struct tu_rec {
+    int calls;
+    unsigned events; /* union of all the events seen */
+    int fd;          /* fd of the last call */
+};
+void tu_rec_cb(struct tpoll *tp, int fd, unsigned events, void *owner);
+/* Condition for tu_wait_until: the struct tu_rec was called. */
+int tu_rec_called(void *rec);
+/* A callback that does nothing. */
+void tu_noop_cb(struct tpoll *tp, int fd, unsigned events, void *owner);
+
 /* Runs tpoll_wait on the calling bound thread until cond(arg) holds.
  * Returns 1 on success, 0 if the safety deadline passed. */
 int tu_wait_until(struct tpoll *tp, int (*cond)(void *), void *arg);
