@@ -5,6 +5,8 @@
 # checked-in corpus. New inputs go to a scratch corpus, never into the tree;
 # a crash leaves its reproducer in the build directory.
 # Usage: ci/fuzz.sh [build-dir]   (default ./build-fuzz)
+# TPOLL_BACKEND=name fuzzes that backend only (default: byte 0 of each
+# input picks one of the compiled backends).
 # Environment: TPOLL_FUZZ_SECONDS (default 60), TPOLL_FUZZ_RUNS (default
 # unlimited: the time bound applies), TPOLL_FUZZ_JOBS (default 1).
 set -euo pipefail
@@ -14,9 +16,15 @@ seconds=${TPOLL_FUZZ_SECONDS:-60}
 runs=${TPOLL_FUZZ_RUNS:--1}
 jobs=${TPOLL_FUZZ_JOBS:-1}
 
+# The kqueue and event-port backends are fuzzed too, over their emulations.
+extra=()
+if ls "$root"/tests/emul/*/sources.cmake >/dev/null 2>&1; then
+    extra+=(-DTPOLL_TEST_EMULATION=ON)
+fi
 mkdir -p "$build"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTPOLL_WERROR=ON -DTPOLL_SANITIZE="address;undefined;fuzzer-no-link" \
+    -DTPOLL_BUILD_EXAMPLES=OFF "${extra[@]}" \
     >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j2 --target fuzz_ops
 

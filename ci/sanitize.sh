@@ -44,7 +44,7 @@ pass() { # name, compiler, sanitizers, ctest args...
     mkdir -p "$dir"
     echo "== $name: CC=$cc -DTPOLL_SANITIZE=\"$san\""
     CC=$cc cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTPOLL_WERROR=ON -DTPOLL_BUILD_EXAMPLES=OFF \
+        -DTPOLL_WERROR=ON \
         -DTPOLL_SANITIZE="$san" "${extra[@]}" >"$dir/configure.log" 2>&1 ||
         { cat "$dir/configure.log"; exit 1; }
     cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1 ||

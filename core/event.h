@@ -45,7 +45,7 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
                              unsigned ev)
 {
     struct tp__fd *e;
-    AO_t st, cb, owner;
+    AO_t st, cb, owner, mask;
     unsigned events;
 
     if (TP_UNLIKELY((unsigned)fd >= (unsigned)th->tp->max_fds ||
@@ -56,10 +56,20 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
     cb = tp_load(&e->cb);
     owner = tp_load(&e->owner);
     st = tp_load(&e->state);
+    mask = tp_load(&e->thread_mask);
     if (TP_UNLIKELY(TP_GEN(st) != gen || !(st & TP_ST_INUSE) ||
-                    !(tp_load(&e->thread_mask) & th->bit))) {
+                    !(mask & th->bit))) {
         AO_and_full(&e->running_mask, ~th->bit);
         tp__event_dropped(th, fd, st, gen);
+        return;
+    }
+    /* Just migrated here while the old thread is still inside the
+     * callback: a one-thread fd's callback never overlaps itself, so leave
+     * the event to the next poll (the fd stays ready; one-shot backends
+     * have already queued the re-arm). */
+    if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != th->bit) &&
+        !(mask & (mask - 1))) {
+        AO_and_full(&e->running_mask, ~th->bit);
         return;
     }
     events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));

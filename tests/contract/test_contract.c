@@ -311,6 +311,12 @@ static void test_create_env_backend(void **state)
     /* An explicit name wins over the environment. */
     o.backend = tpoll_default_backend();
     assert_int_equal(try_create(&o), 0);
+    /* Empty means the build's default, in the option or the variable. */
+    o.backend = "";
+    assert_int_equal(try_create(&o), 0);
+    assert_int_equal(setenv("TPOLL_BACKEND", "", 1), 0);
+    o.backend = NULL;
+    assert_int_equal(try_create(&o), 0);
     if (saved != NULL) {
         setenv("TPOLL_BACKEND", saved, 1);
         free(saved);
@@ -333,6 +339,8 @@ static void test_null_instance(void **state)
     assert_int_equal(tpoll_wait(NULL, 0), -EINVAL);
     assert_int_equal(tpoll_wake(NULL, 0), -EINVAL);
     assert_int_equal(tpoll_fd_insert(NULL, sv[0], probe_cb, NULL, 1),
+                     -EINVAL);
+    assert_int_equal(tpoll_fd_insert_flags(NULL, sv[0], probe_cb, NULL, 1, 0),
                      -EINVAL);
     assert_int_equal(tpoll_fd_delete(NULL, sv[0]), -EINVAL);
     assert_int_equal(tpoll_fd_set_threads(NULL, sv[0], 1), -EINVAL);
@@ -621,6 +629,50 @@ static void test_insert_precedence(void **state)
                      -EINVAL);
 }
 
+static void test_insert_flags_errors(void **state)
+{
+    struct fx *f = *state;
+    int fd = f->sv[1];
+
+    expect_unchanged(f, tpoll_fd_insert_flags(NULL, fd, probe_cb, f, 1, 0),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, -1, probe_cb, f, 1, 0),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, MAX_FDS, probe_cb, f, 1,
+                                              ~0u),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1,
+                                              TPOLL_FD_EXCLUSIVE << 1),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1, ~0u),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, fd, NULL, f, 1,
+                                              TPOLL_FD_EXCLUSIVE),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 0,
+                                              TPOLL_FD_EXCLUSIVE),
+                     -EINVAL);
+    /* Arguments before the table: bad flags on an inserted fd. */
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, f->sv[0], probe_cb, f, 1,
+                                              2),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, f->sv[0], probe_cb, f, 1,
+                                              TPOLL_FD_EXCLUSIVE),
+                     -EEXIST);
+    expect_unchanged(f, tpoll_fd_insert_flags(f->tp, closed_number(),
+                                              probe_cb, f, 1,
+                                              TPOLL_FD_EXCLUSIVE),
+                     -EBADF);
+    /* Valid flags on every backend, and the fd works as usual. */
+    assert_int_equal(tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1,
+                                           TPOLL_FD_EXCLUSIVE),
+                     0);
+    assert_int_equal(tpoll_fd_interest(f->tp, fd), 0);
+    assert_int_equal(tpoll_fd_delete(f->tp, fd), 0);
+    assert_int_equal(tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1, 0), 0);
+    assert_int_equal(tpoll_fd_delete(f->tp, fd), 0);
+}
+
 static void other_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     (void)tp, (void)fd, (void)events, (void)owner;
@@ -878,6 +930,7 @@ int main(void)
         FX(test_insert_errors),
         FX(test_insert_precedence),
         FX(test_insert_exists),
+        FX(test_insert_flags_errors),
         FX(test_insert_select_range),
         FX(test_delete_errors),
         FX(test_set_threads_errors),
