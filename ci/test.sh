@@ -3,9 +3,10 @@
 # Quick start, part 2, and what CI runs: install what is missing, build
 # with -Werror (gcc, then clang) with every backend the platform has plus
 # the kqueue and event-port emulations, run the whole suite on every
-# backend, then the sanitizer passes.
+# backend, then the sanitizer, static-analysis and fuzzing passes.
 # Environment: BUILD_DIR (default build/), TPOLL_CI_QUICK=1 skips the
-# clang and sanitizer builds.
+# clang, sanitizer, analysis and fuzzing passes; TPOLL_FUZZ_SECONDS
+# (default 60) bounds the fuzzing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -31,9 +32,11 @@ CC=gcc configure_build "$build/gcc"
 if [ "${TPOLL_CI_QUICK:-0}" != 1 ]; then
     echo "== clang build (-Werror)"
     CC=clang configure_build "$build/clang"
-    if [ -x "$root/ci/sanitize.sh" ]; then
-        echo "== sanitizers"
-        "$root/ci/sanitize.sh" "$build/san"
-    fi
+    echo "== sanitizers (ASan+UBSan, TSan)"
+    "$root/ci/sanitize.sh" "$build/san"
+    echo "== static analysis (clang-tidy)"
+    "$root/ci/analyze.sh" "$build/analyze"
+    echo "== fuzzing (${TPOLL_FUZZ_SECONDS:-60} s from the checked-in corpus)"
+    TPOLL_FUZZ_SECONDS=${TPOLL_FUZZ_SECONDS:-60} "$root/ci/fuzz.sh" "$build/fuzz"
 fi
 echo "ci/test.sh: all passed"
