@@ -36,6 +36,15 @@ struct tp__fd {
     tp_atomic_t owner;
 };
 
+/* Update queues are bounded, so that memory does not grow with max_fds
+ * per thread; an fd that finds its queue full keeps its update_mask bit
+ * and is found by a scan of the table instead. */
+#define TP_QUEUE_CAP 1024
+/* Registration failures reported per pass; more in one pass are not
+ * reported (the registrations still fail, and are retried at the next
+ * interest change). */
+#define TP_ERR_CAP 64
+
 /* wstate: written by the owner only (the sleep half of the handshake). */
 #define TP_W_SLEEPING 0x1u
 
@@ -60,6 +69,7 @@ struct tp__thread {
     tp_atomic_t inbox_lock;
     tp_atomic_t ninbox;
     int inbox_dead; /* under inbox_lock: thread not started, drop pushes */
+    int inbox_overflow; /* under inbox_lock: a push found the inbox full */
     int *inbox;     /* fds queued by other threads, at most one per fd */
 
     /* Owned by the bound thread. */
@@ -70,6 +80,8 @@ struct tp__thread {
     tp_atomic_t bound; /* an OS thread holds this id */
     int *local;        /* fds queued by this thread, at most one per fd */
     int nlocal;
+    int qcap;     /* capacity of local and inbox */
+    int overflow; /* a queue overflowed: the next pass scans update_mask */
     int *errs; /* fds whose registration failed in this pass */
     int nerrs;
     int dispatched;   /* callbacks run by the current poll */

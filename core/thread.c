@@ -55,12 +55,11 @@ static void unbind_slot(struct tp__thread *th)
 
 static int alloc_queues(struct tp__thread *th)
 {
-    size_t n = (size_t)th->tp->max_fds;
-
-    th->local = tp__calloc(n, sizeof(int));
-    th->inbox = tp__calloc(n, sizeof(int));
-    /* Two directions can fail separately for one fd in one pass. */
-    th->errs = tp__calloc(2 * n, sizeof(int));
+    th->qcap = th->tp->max_fds < TP_QUEUE_CAP ? th->tp->max_fds : TP_QUEUE_CAP;
+    th->overflow = 0;
+    th->local = tp__calloc((size_t)th->qcap, sizeof(int));
+    th->inbox = tp__calloc((size_t)th->qcap, sizeof(int));
+    th->errs = tp__calloc(TP_ERR_CAP, sizeof(int));
     if (th->local && th->inbox && th->errs)
         return 0;
     tp__free(th->local);
@@ -76,7 +75,7 @@ static void free_queues(struct tp__thread *th)
     tp__free(th->inbox);
     tp__free(th->errs);
     th->local = th->inbox = th->errs = NULL;
-    th->nlocal = th->nerrs = 0;
+    th->nlocal = th->nerrs = th->overflow = 0;
 }
 
 static void set_inbox_dead(struct tp__thread *th, int dead)
@@ -86,6 +85,7 @@ static void set_inbox_dead(struct tp__thread *th, int dead)
     while (tp_cas(&th->inbox_lock, 0, 1) != 0)
         tp__spin_pause(&spins);
     th->inbox_dead = dead;
+    th->inbox_overflow = 0;
     tp_store(&th->ninbox, 0);
     tp_store(&th->inbox_lock, 0);
 }
@@ -222,7 +222,7 @@ static int sleep_timeout(struct tp__thread *th, int timeout_ms)
     tp_store_relaxed(&th->wstate, TP_W_SLEEPING);
     tp_fence();
     if (tp_load_relaxed(&th->notified) || tp_load_relaxed(&th->ninbox) ||
-        th->nlocal || th->nerrs)
+        th->nlocal || th->overflow || th->nerrs)
         return 0;
     return timeout_ms;
 }
@@ -244,7 +244,7 @@ static int renew_poller(struct tp__thread *th)
     struct tpoll *tp = th->tp;
     int err;
 
-    th->nlocal = th->nerrs = 0;
+    th->nlocal = th->nerrs = th->overflow = 0;
     err = tp->be->thread_init(th);
     if (err) {
         free_queues(th);
@@ -275,7 +275,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         return -EBUSY;
     tp_count(&th->ctr.loops, 1);
     /* Most iterations have nothing queued: skip the pass's call frame. */
-    if (th->nlocal || tp_load(&th->ninbox))
+    if (th->nlocal || th->overflow || tp_load(&th->ninbox))
         tp__apply_updates(th);
     n = tp->be->poll(th, sleep_timeout(th, timeout_ms));
     woke_up(th);
@@ -352,7 +352,7 @@ int tpoll_after_fork(struct tpoll *tp)
     if (self == NULL)
         return 0;
     if (self->in_dispatch) {
-        self->nlocal = self->nerrs = 0;
+        self->nlocal = self->nerrs = self->overflow = 0;
         self->fork_pending = 1;
         return 0;
     }

@@ -57,8 +57,12 @@ void tp__mark_self(struct tp__thread *th, int fd)
 
     if (tp_load_relaxed(&e->update_mask) & th->bit)
         return;
-    if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit))
-        th->local[th->nlocal++] = fd;
+    if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
+        if (TP_LIKELY(th->nlocal < th->qcap))
+            th->local[th->nlocal++] = fd;
+        else
+            th->overflow = 1;
+    }
 }
 
 /* The dead check and the bit flip happen under the inbox lock, so that a
@@ -72,8 +76,15 @@ static void mark_remote(struct tp__thread *th, int fd)
         return;
     inbox_lock(th);
     if (!th->inbox_dead && !(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
-        th->inbox[tp_load_relaxed(&th->ninbox)] = fd;
-        tp_store(&th->ninbox, tp_load_relaxed(&th->ninbox) + 1);
+        AO_t n = tp_load_relaxed(&th->ninbox);
+
+        /* A full inbox is never empty: the sleeper's check still sees it. */
+        if (TP_LIKELY(n < (AO_t)th->qcap)) {
+            th->inbox[n] = fd;
+            tp_store(&th->ninbox, n + 1);
+        } else {
+            th->inbox_overflow = 1;
+        }
         tp__notify_locked(th);
     }
     inbox_unlock(th);
@@ -103,8 +114,14 @@ static void drain_inbox(struct tp__thread *th)
         return;
     inbox_lock(th);
     n = tp_load_relaxed(&th->ninbox);
-    memcpy(th->local + th->nlocal, th->inbox, n * sizeof(int));
-    th->nlocal += (int)n;
+    if (th->inbox_overflow || th->nlocal + (int)n > th->qcap) {
+        /* Every dropped entry kept its update_mask bit: the scan finds it. */
+        th->overflow = 1;
+        th->inbox_overflow = 0;
+    } else {
+        memcpy(th->local + th->nlocal, th->inbox, n * sizeof(int));
+        th->nlocal += (int)n;
+    }
     tp_store(&th->ninbox, 0);
     inbox_unlock(th);
 }
@@ -132,7 +149,8 @@ static void set_polled(struct tp__fd *e, tpoll_mask_t bit, unsigned have,
 
 static void record_error(struct tp__thread *th, int fd)
 {
-    th->errs[th->nerrs++] = fd;
+    if (th->nerrs < TP_ERR_CAP)
+        th->errs[th->nerrs++] = fd;
 }
 
 static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
@@ -215,15 +233,12 @@ static int try_lock(struct tp__fd *e)
  * only ever waited for with no lock held (flush and release first), so two
  * passes, or a pass and a delete, cannot deadlock.
  */
-void tp__apply_updates(struct tp__thread *th)
+static void process_queue(struct tp__thread *th)
 {
     struct tpoll *tp = th->tp;
     int batch = (tp->be->caps & TP_CAP_BATCH) != 0;
     int i, held_from = 0, changed = 0;
 
-    drain_inbox(th);
-    if (th->nlocal == 0)
-        return;
     for (i = 0; i < th->nlocal; i++) {
         struct tp__fd *e = &tp->fds[th->local[i]];
 
@@ -253,6 +268,33 @@ void tp__apply_updates(struct tp__thread *th)
     }
     tp_count(&th->ctr.updates, (AO_t)th->nlocal);
     th->nlocal = 0;
+}
+
+/* After an overflow the queues are incomplete, but every fd that needs a
+ * visit has its update_mask bit: collect them from the table, a queue
+ * load at a time. Entries still queued are among them. */
+static void apply_by_scan(struct tp__thread *th)
+{
+    struct tpoll *tp = th->tp;
+    int fd = 0, hwm = (int)tp_load(&tp->hwm);
+
+    th->overflow = 0;
+    th->nlocal = 0;
+    while (fd < hwm) {
+        for (; fd < hwm && th->nlocal < th->qcap; fd++)
+            if (tp_load_relaxed(&tp->fds[fd].update_mask) & th->bit)
+                th->local[th->nlocal++] = fd;
+        process_queue(th);
+    }
+}
+
+void tp__apply_updates(struct tp__thread *th)
+{
+    drain_inbox(th);
+    if (TP_UNLIKELY(th->overflow))
+        apply_by_scan(th);
+    else if (th->nlocal != 0)
+        process_queue(th);
 }
 
 void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
