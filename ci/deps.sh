@@ -25,5 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "ci/deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+# A mirror mid-sync fails an index now and then (foreign architectures
+# added by ci/cross.sh make it likelier): go on with the lists at hand.
+$sudo apt-get update -qq || echo "ci/deps.sh: apt-get update failed, using the package lists at hand" >&2
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
