@@ -1,19 +1,7 @@
 # SPDX-License-Identifier: MIT
-# Debian cross toolchain aarch64-linux-gnu (package gcc-aarch64-linux-gnu), tests run under qemu-aarch64-static.
-# Target libraries come from Debian multiarch (/usr/lib/aarch64-linux-gnu); ci/cross.sh
-# sets TPOLL_CROSS_PKG_CONFIG_LIBDIR to add libraries it unpacked itself.
-set(CMAKE_SYSTEM_NAME Linux)
-set(CMAKE_SYSTEM_PROCESSOR aarch64)
-set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
-set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
-set(CMAKE_NM aarch64-linux-gnu-nm)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static)
-
-if(DEFINED ENV{TPOLL_CROSS_PKG_CONFIG_LIBDIR})
-  set(ENV{PKG_CONFIG_LIBDIR} "$ENV{TPOLL_CROSS_PKG_CONFIG_LIBDIR}")
-else()
-  set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
-endif()
-set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
-
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+# Debian cross toolchain aarch64-linux-gnu (package gcc-aarch64-linux-gnu); tests run under qemu-aarch64-static.
+set(TPOLL_CROSS_TRIPLET aarch64-linux-gnu)
+set(TPOLL_CROSS_PROCESSOR aarch64)
+set(TPOLL_CROSS_MULTIARCH aarch64-linux-gnu)
+set(TPOLL_CROSS_QEMU qemu-aarch64-static)
+include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)
