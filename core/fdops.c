@@ -15,17 +15,21 @@ void tp__spin_pause(unsigned *spins)
 
 /* The lock only serialises table writers against each other and against
  * an update pass registering the fd; interest changes do not take it. */
+int tp__fd_trylock(struct tp__fd *e, AO_t *st)
+{
+    *st = tp_load_relaxed(&e->state);
+    return !(*st & TP_ST_LOCK) &&
+           tp_cas(&e->state, *st, *st | TP_ST_LOCK) == *st;
+}
+
 AO_t tp__fd_lock(struct tp__fd *e)
 {
     unsigned spins = 0;
     AO_t st;
 
-    for (;;) {
-        st = tp_load_relaxed(&e->state);
-        if (!(st & TP_ST_LOCK) && tp_cas(&e->state, st, st | TP_ST_LOCK) == st)
-            return st;
+    while (!tp__fd_trylock(e, &st))
         tp__spin_pause(&spins);
-    }
+    return st;
 }
 
 /* Interest changes go on while the lock is held: unlocking must keep them. */
@@ -144,7 +148,7 @@ static int wait_callbacks_elsewhere(struct tpoll *tp, struct tp__fd *e)
 int tpoll_fd_delete(struct tpoll *tp, int fd)
 {
     struct tp__fd *e;
-    tpoll_mask_t polled, polled_all;
+    tpoll_mask_t polled;
     int err = 0;
     AO_t st;
 
@@ -165,29 +169,21 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
          TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
-    polled_all = polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);
     /* Pollers register open files: a registration left behind would
      * outlive the number if the file is shared (dup, fork). Remove it now,
-     * while the number still names the file. */
-    if (!(tp->be->caps & TP_CAP_SCAN)) {
-        while (polled) {
-            int t = tp__ctz(polled);
-            struct tp__thread *th = &tp->threads[t];
-            unsigned have =
-                ((tp_load(&e->polled_recv) >> t) & 1 ? TP_EV_RECV : 0) |
-                ((tp_load(&e->polled_send) >> t) & 1 ? TP_EV_SEND : 0);
+     * while the number still names the file. Scan backends register
+     * nothing but keep their poll set between polls: have it rebuilt. */
+    polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);
+    for (; polled; polled &= polled - 1) {
+        struct tp__thread *th = &tp->threads[tp__ctz(polled)];
 
-            polled &= polled - 1;
-            tp->be->remove(th, fd, have);
-        }
+        if (tp->be->caps & TP_CAP_SCAN)
+            tp_store(&th->scan_dirty, 1);
+        else
+            tp->be->remove(th, fd, tp__polled_for(e, th->bit));
     }
     tp_store(&e->polled_recv, 0);
     tp_store(&e->polled_send, 0);
-    /* Scan backends keep their poll set between polls: have it rebuilt. */
-    if (tp->be->caps & TP_CAP_SCAN) {
-        for (polled = polled_all; polled; polled &= polled - 1)
-            tp_store(&tp->threads[tp__ctz(polled)].scan_dirty, 1);
-    }
     tp_store(&e->cb, 0);
     tp_store(&e->owner, 0);
     tp__fd_unlock(e);

@@ -111,8 +111,18 @@ extern _Thread_local int tp__callback_depth;
 int tp__in_callback(void);
 
 /* fd locking: the LOCK bit of the state word. */
+int tp__fd_trylock(struct tp__fd *e, AO_t *st);
 AO_t tp__fd_lock(struct tp__fd *e);
 void tp__fd_unlock(struct tp__fd *e);
+
+/* What th's poller watches of fd (TP_EV_RECV|TP_EV_SEND), from the
+ * polled bits; and what it should watch, from the state word st. */
+unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit);
+unsigned tp__wanted(const struct tp__fd *e, AO_t st, tpoll_mask_t bit);
+
+/* The inbox lock of a thread (a spinlock: held for a few stores). */
+void tp__inbox_lock(struct tp__thread *th);
+void tp__inbox_unlock(struct tp__thread *th);
 
 /* Queue fd for re-evaluation on each started thread of `who`. */
 void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who);

@@ -80,14 +80,11 @@ static void free_queues(struct tp__thread *th)
 
 static void set_inbox_dead(struct tp__thread *th, int dead)
 {
-    unsigned spins = 0;
-
-    while (tp_cas(&th->inbox_lock, 0, 1) != 0)
-        tp__spin_pause(&spins);
+    tp__inbox_lock(th);
     th->inbox_dead = dead;
     th->inbox_overflow = 0;
     tp_store(&th->ninbox, 0);
-    tp_store(&th->inbox_lock, 0);
+    tp__inbox_unlock(th);
 }
 
 /* The per-thread init hook: queue every live fd this thread may poll.
@@ -129,6 +126,21 @@ static void clear_thread_bits(struct tp__thread *th)
     }
 }
 
+/* th has a fresh poller: open its inbox, count it as started, and run the
+ * per-thread init hook. */
+static void go_live(struct tp__thread *th)
+{
+    tp_store(&th->wstate, 0);
+    tp_store(&th->notified, 0);
+    tp_store(&th->scan_dirty, 1);
+    /* After fork the id may come from a thread that vanished inside its
+     * dispatch: nothing of that dispatch belongs to the new binding. */
+    th->in_dispatch = 0;
+    set_inbox_dead(th, 0);
+    tp_fetch_or(&th->tp->started, th->bit);
+    mark_all_for(th);
+}
+
 static int open_thread(struct tp__thread *th)
 {
     int err;
@@ -141,15 +153,7 @@ static int open_thread(struct tp__thread *th)
         free_queues(th);
         return err;
     }
-    tp_store(&th->wstate, 0);
-    tp_store(&th->notified, 0);
-    tp_store(&th->scan_dirty, 1);
-    /* After fork the id may come from a thread that vanished inside its
-     * dispatch: nothing of that dispatch belongs to the new binding. */
-    th->in_dispatch = 0;
-    set_inbox_dead(th, 0);
-    tp_fetch_or(&th->tp->started, th->bit);
-    mark_all_for(th);
+    go_live(th);
     return 0;
 }
 
@@ -252,12 +256,7 @@ static int renew_poller(struct tp__thread *th)
         tp_store(&th->bound, 0);
         return err;
     }
-    tp_store(&th->wstate, 0);
-    tp_store(&th->notified, 0);
-    tp_store(&th->scan_dirty, 1);
-    set_inbox_dead(th, 0);
-    tp_fetch_or(&tp->started, th->bit);
-    mark_all_for(th);
+    go_live(th);
     return 0;
 }
 

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-static void inbox_lock(struct tp__thread *th)
+void tp__inbox_lock(struct tp__thread *th)
 {
     unsigned spins = 0;
 
@@ -20,7 +20,7 @@ static void inbox_lock(struct tp__thread *th)
         tp__spin_pause(&spins);
 }
 
-static void inbox_unlock(struct tp__thread *th)
+void tp__inbox_unlock(struct tp__thread *th)
 {
     tp_store(&th->inbox_lock, 0);
 }
@@ -44,10 +44,10 @@ int tpoll_wake(struct tpoll *tp, int tid)
     if (tp == NULL || tid < 0 || tid >= tp->nthreads)
         return -EINVAL;
     th = &tp->threads[tid];
-    inbox_lock(th);
+    tp__inbox_lock(th);
     if (!th->inbox_dead)
         tp__notify_locked(th);
-    inbox_unlock(th);
+    tp__inbox_unlock(th);
     return 0;
 }
 
@@ -74,7 +74,7 @@ static void mark_remote(struct tp__thread *th, int fd)
 
     if (tp_load(&e->update_mask) & th->bit)
         return;
-    inbox_lock(th);
+    tp__inbox_lock(th);
     if (!th->inbox_dead && !(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
         AO_t n = tp_load_relaxed(&th->ninbox);
 
@@ -87,7 +87,7 @@ static void mark_remote(struct tp__thread *th, int fd)
         }
         tp__notify_locked(th);
     }
-    inbox_unlock(th);
+    tp__inbox_unlock(th);
 }
 
 void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
@@ -112,7 +112,7 @@ static void drain_inbox(struct tp__thread *th)
 
     if (tp_load(&th->ninbox) == 0)
         return;
-    inbox_lock(th);
+    tp__inbox_lock(th);
     n = tp_load_relaxed(&th->ninbox);
     if (th->inbox_overflow || th->nlocal + (int)n > th->qcap) {
         /* Every dropped entry kept its update_mask bit: the scan finds it. */
@@ -123,13 +123,20 @@ static void drain_inbox(struct tp__thread *th)
         th->nlocal += (int)n;
     }
     tp_store(&th->ninbox, 0);
-    inbox_unlock(th);
+    tp__inbox_unlock(th);
 }
 
-static unsigned polled_for(const struct tp__fd *e, tpoll_mask_t bit)
+unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit)
 {
     return (tp_load(&e->polled_recv) & bit ? TP_EV_RECV : 0) |
            (tp_load(&e->polled_send) & bit ? TP_EV_SEND : 0);
+}
+
+unsigned tp__wanted(const struct tp__fd *e, AO_t st, tpoll_mask_t bit)
+{
+    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & bit))
+        return (unsigned)(st & TP_EV_BOTH);
+    return 0;
 }
 
 static void set_polled(struct tp__fd *e, tpoll_mask_t bit, unsigned have,
@@ -167,11 +174,10 @@ static int update_fd(struct tp__thread *th, int fd)
 {
     struct tp__fd *e = &th->tp->fds[fd];
     AO_t st = tp_load(&e->state);
-    unsigned want = 0, have = polled_for(e, th->bit);
+    unsigned want = tp__wanted(e, st, th->bit);
+    unsigned have = tp__polled_for(e, th->bit);
     int err;
 
-    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & th->bit))
-        want = (unsigned)(st & TP_EV_BOTH);
     if (want == have)
         return 0;
     err = th->tp->be->set(th, fd, TP_GEN(st), have, want | excl_flag(th, st, want));
@@ -197,12 +203,8 @@ static int update_fd(struct tp__thread *th, int fd)
  * flush. */
 static int settled(const struct tp__thread *th, const struct tp__fd *e)
 {
-    AO_t st = tp_load(&e->state);
-    unsigned want = 0;
-
-    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & th->bit))
-        want = (unsigned)(st & TP_EV_BOTH);
-    return want == polled_for(e, th->bit);
+    return tp__wanted(e, tp_load(&e->state), th->bit) ==
+           tp__polled_for(e, th->bit);
 }
 
 static void unlock_range(struct tp__thread *th, int from, int to)
@@ -219,13 +221,6 @@ static void flush(struct tp__thread *th)
         th->tp->be->flush(th);
 }
 
-static int try_lock(struct tp__fd *e)
-{
-    AO_t st = tp_load_relaxed(&e->state);
-
-    return !(st & TP_ST_LOCK) && tp_cas(&e->state, st, st | TP_ST_LOCK) == st;
-}
-
 /*
  * A batching backend's changes reach the kernel only at the flush, so the
  * fds of a batch stay locked until then: a delete of one of them waits and
@@ -238,6 +233,7 @@ static void process_queue(struct tp__thread *th)
     struct tpoll *tp = th->tp;
     int batch = (tp->be->caps & TP_CAP_BATCH) != 0;
     int i, held_from = 0, changed = 0;
+    AO_t st;
 
     for (i = 0; i < th->nlocal; i++) {
         struct tp__fd *e = &tp->fds[th->local[i]];
@@ -245,7 +241,7 @@ static void process_queue(struct tp__thread *th)
         tp_fetch_and(&e->update_mask, ~th->bit);
         if (!batch && settled(th, e))
             continue;
-        if (!try_lock(e)) {
+        if (!tp__fd_trylock(e, &st)) {
             if (batch) {
                 if (changed)
                     flush(th);
@@ -320,7 +316,7 @@ void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg)
 
     for (fd = 0; fd < hwm; fd++) {
         struct tp__fd *e = &tp->fds[fd];
-        unsigned have = polled_for(e, th->bit);
+        unsigned have = tp__polled_for(e, th->bit);
 
         if (have)
             fn(arg, fd, TP_GEN(tp_load(&e->state)), have);
