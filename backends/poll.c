@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* poll(2): the portable fallback. The poll set is rebuilt from the fd
- * table at every poll, which poll costs anyway (O(fds) per call), so there
- * is no registration to keep in sync. */
+/* poll(2): the portable fallback. There is no registration to keep in
+ * sync: the poll set is built from the fd table's polled bits, and rebuilt
+ * only when they changed. */
 #include <errno.h>
 #include <poll.h>
 
@@ -18,18 +18,6 @@ struct poll_thread {
 static struct poll_thread *pt(struct tp__thread *th)
 {
     return *tp__backend_data(th);
-}
-
-static int poll_set(struct tp__thread *th, int fd, uint32_t gen,
-                    unsigned have, unsigned want)
-{
-    (void)th, (void)fd, (void)gen, (void)have, (void)want;
-    return 0;
-}
-
-static void poll_remove(struct tp__thread *th, int fd, unsigned have)
-{
-    (void)th, (void)fd, (void)have;
 }
 
 static void add_entry(void *arg, int fd, uint32_t gen, unsigned want)
@@ -135,8 +123,6 @@ const struct tpoll_backend tp__backend_poll = {
     .thread_init = poll_thread_init,
     .thread_term = poll_thread_term,
     .thread_forget = poll_thread_term,
-    .set = poll_set,
-    .remove = poll_remove,
     .poll = poll_poll,
     .dispatch = poll_dispatch,
     .wake = poll_wake,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* select(2): the oldest fallback, limited to fd numbers below FD_SETSIZE.
- * Like poll, the sets are rebuilt from the fd table at every poll. */
+ * Like poll, the sets are built from the fd table's polled bits and rebuilt
+ * only when they changed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/select.h>
@@ -24,18 +25,6 @@ static int select_fd_check(struct tpoll *tp, int fd)
 {
     (void)tp;
     return fd >= FD_SETSIZE ? -ERANGE : 0;
-}
-
-static int select_set(struct tp__thread *th, int fd, uint32_t gen,
-                      unsigned have, unsigned want)
-{
-    (void)th, (void)fd, (void)gen, (void)have, (void)want;
-    return 0;
-}
-
-static void select_remove(struct tp__thread *th, int fd, unsigned have)
-{
-    (void)th, (void)fd, (void)have;
 }
 
 static void add_fd(void *arg, int fd, uint32_t gen, unsigned want)
@@ -162,8 +151,6 @@ const struct tpoll_backend tp__backend_select = {
     .thread_init = select_thread_init,
     .thread_term = select_thread_term,
     .thread_forget = select_thread_term,
-    .set = select_set,
-    .remove = select_remove,
     .poll = select_poll,
     .dispatch = select_dispatch,
     .wake = select_wake,

@@ -29,9 +29,9 @@ struct tp__thread;
  * reported there through tp__change_failed(). The core keeps the fds of a
  * batch locked until the flush so that a delete never races a queued add. */
 #define TP_CAP_BATCH 0x1u
-/* No kernel registrations: the backend builds its poll set from the fd
- * table at every poll (tp__scan_polled), so `set` and `remove` are
- * bookkeeping only. */
+/* No kernel registrations: the backend builds its poll set from the
+ * table's polled bits (tp__scan_polled) whenever tp__scan_dirty() says they
+ * changed. The core never calls `set` or `remove`: they may be NULL. */
 #define TP_CAP_SCAN 0x2u
 /* Every delivered event consumes the registration (event ports): the
  * backend calls tp__oneshot_fired() before reporting the event. */

@@ -180,6 +180,12 @@ static int update_fd(struct tp__thread *th, int fd)
 
     if (want == have)
         return 0;
+    /* Scan backends read the polled bits themselves: flag them changed. */
+    if (th->tp->be->caps & TP_CAP_SCAN) {
+        set_polled(e, th->bit, have, want);
+        tp_store_relaxed(&th->scan_dirty, 1);
+        return 1;
+    }
     err = th->tp->be->set(th, fd, TP_GEN(st), have, want | excl_flag(th, st, want));
     if (err) {
         /* Nothing registered that we cannot account for: drop what the
@@ -190,8 +196,6 @@ static int update_fd(struct tp__thread *th, int fd)
         return 1;
     }
     set_polled(e, th->bit, have, want);
-    if (th->tp->be->caps & TP_CAP_SCAN)
-        tp_store_relaxed(&th->scan_dirty, 1);
     return 1;
 }
 
