@@ -276,9 +276,11 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     /* Most iterations have nothing queued: skip the pass's call frame. */
     if (th->nlocal || th->overflow || tp_load(&th->ninbox))
         tp__apply_updates(th);
-    n = tp->be->poll(th, sleep_timeout(th, timeout_ms));
+    timeout_ms = sleep_timeout(th, timeout_ms);
+    n = tp->be->poll(th, timeout_ms);
     woke_up(th);
-    tp_count(&th->ctr.polls, 1);
+    if (timeout_ms != 0) /* a poll that could block, as the counter says */
+        tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
     th->in_dispatch = 1;
     tp__callback_depth++;
