@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ring.h"
+#include "stats.h"
 
 #define MAX_IMPLS 16
 #define MAX_ROUNDS 64
@@ -50,14 +51,6 @@ void ring_on_read(struct ring *r, int idx)
             die("write");
         r->written++;
     }
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void open_pairs(struct ring *r)
@@ -129,16 +122,16 @@ static int run_round(const struct ring_impl *im, struct ring *r,
         exit(1);
     }
     c0 = ctl_calls(im, st);
-    t0 = now_ns();
+    t0 = bench_now_ns();
     if (im->rearm(st) != 0)
         die("rearm");
-    t1 = now_ns();
+    t1 = bench_now_ns();
     c1 = ctl_calls(im, st);
     out->setup_ns_per_fd = (double)(t1 - t0) / (double)r->npairs;
     for (i = 0; i < r->active; i++)
         if (write(r->fds[i * space][1], "e", 1) != 1)
             die("write");
-    t1 = now_ns();
+    t1 = bench_now_ns();
     while (r->reads < r->active + r->writes) {
         long before = r->reads;
 
@@ -151,7 +144,7 @@ static int run_round(const struct ring_impl *im, struct ring *r,
             exit(1);
         }
     }
-    t2 = now_ns();
+    t2 = bench_now_ns();
     c2 = ctl_calls(im, st);
     im->close(st);
     check_drained(r, im->name);
@@ -159,19 +152,6 @@ static int run_round(const struct ring_impl *im, struct ring *r,
     out->setup_ctl = c0 < 0 ? -1 : c1 - c0;
     out->dispatch_ctl = c0 < 0 ? -1 : c2 - c1;
     return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int list_impls(const struct ring_impl **out)
@@ -286,8 +266,8 @@ int main(int argc, char **argv)
                "event_ns=%.1f ratio_epoll=%.3f setup_ctl=%lld "
                "dispatch_ctl=%lld\n",
                impls[i]->name, r.npairs, r.active, r.writes,
-               median(setup, rounds), median(ev, rounds),
-               epoll_idx < 0 ? 0.0 : median(ratio, rounds), (long long)sctl,
+               bench_median(setup, rounds), bench_median(ev, rounds),
+               epoll_idx < 0 ? 0.0 : bench_median(ratio, rounds), (long long)sctl,
                (long long)dctl);
     }
     return 0;

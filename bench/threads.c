@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
 #include "tpoll.h"
 
 #define MAX_T 8
@@ -64,14 +65,6 @@ static void die(const char *what)
     exit(1);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static double cpu_s(void)
 {
     struct rusage ru;
@@ -101,7 +94,7 @@ static int ring_read(struct run *rn, struct tring *r, int idx, int self)
     }
     if (atomic_fetch_add(&r->reads, 1) + 1 == r->active + r->writes) {
         if (atomic_fetch_add(&rn->done, 1) + 1 == rn->nthreads)
-            rn->t_end = now_s();
+            rn->t_end = bench_now_s();
         return 1;
     }
     return 0;
@@ -312,7 +305,7 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
             die("pthread_create");
     }
     pthread_barrier_wait(&rn->start);
-    t0 = now_s();
+    t0 = bench_now_s();
     c0 = cpu_s();
     pthread_barrier_wait(&rn->finish);
     dt = rn->t_end - t0;
@@ -362,19 +355,6 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
     free(rn);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
     int npairs = 100, active = 10, rounds = 3, opt, k, c;
@@ -422,11 +402,11 @@ int main(int argc, char **argv)
                "events_per_s=%.0f cpu_ns_per_event=%.0f idle_wakeups=%.0f "
                "foreign_events=%.0f idle_thread_woken=%.0f\n",
                cfg[c][0] ? "shared" : "tpoll", cfg[c][1], cfg[c][2], npairs,
-               active, writes, median(v[0], rounds), median(v[1], rounds),
-               median(v[2], rounds), median(v[3], rounds),
-               median(v[4], rounds));
+               active, writes, bench_median(v[0], rounds), bench_median(v[1], rounds),
+               bench_median(v[2], rounds), bench_median(v[3], rounds),
+               bench_median(v[4], rounds));
     }
     printf("threads speedup_2_over_1 tpoll=%.3f shared=%.3f\n",
-           median(speedup[0], rounds), median(speedup[1], rounds));
+           bench_median(speedup[0], rounds), bench_median(speedup[1], rounds));
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
 #include "tpoll.h"
 #ifdef BENCH_HAVE_LIBUV
 #include <uv.h>
@@ -52,14 +53,6 @@ static void die(const char *what)
 {
     fprintf(stderr, "wake: FAILED: %s (%s)\n", what, strerror(errno));
     exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Thread 1 moves when seq is odd; it waits in its loop until then. */
@@ -233,7 +226,7 @@ static double run(const char *impl, long turns)
      * entered their loops and stops when the last answer arrived. */
     p->enter(p, 0);
     pthread_barrier_wait(&p->ready);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (i = 0; i < turns; i++) {
         long mine = 2 * (long)i;
 
@@ -244,7 +237,7 @@ static double run(const char *impl, long turns)
     }
     while (atomic_load(&p->seq) != 2 * turns)
         p->wait(p, 0);
-    dt = now_s() - t0;
+    dt = bench_now_s() - t0;
     p->leave(p, 0);
     pthread_join(th, NULL);
     if (atomic_load(&p->seq) != 2 * turns) {
@@ -266,13 +259,6 @@ static double run(const char *impl, long turns)
     pthread_barrier_destroy(&p->ready);
     free(p);
     return 2.0 * (double)turns / dt;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv)
@@ -312,10 +298,8 @@ int main(int argc, char **argv)
         for (i = 0; i < n; i++)
             v[i][k] = run(impls[i], turns);
     for (i = 0; i < n; i++) {
-        qsort(v[i], (size_t)rounds, sizeof(double), cmp_double);
         printf("wake impl=%s wakeups_per_s=%.0f\n", impls[i],
-               rounds % 2 ? v[i][rounds / 2]
-                          : (v[i][rounds / 2 - 1] + v[i][rounds / 2]) / 2);
+               bench_median(v[i], rounds));
     }
     return 0;
 }

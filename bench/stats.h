@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Clock and median shared by the benchmark programs. */
+#ifndef TPOLL_BENCH_STATS_H
+#define TPOLL_BENCH_STATS_H
+
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC, in nanoseconds and in seconds. */
+uint64_t bench_now_ns(void);
+double bench_now_s(void);
+
+/* Median of v[0..n-1]; sorts v. */
+double bench_median(double *v, int n);
+
+#endif
