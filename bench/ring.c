@@ -267,8 +267,8 @@ int main(int argc, char **argv)
                "dispatch_ctl=%lld\n",
                impls[i]->name, r.npairs, r.active, r.writes,
                bench_median(setup, rounds), bench_median(ev, rounds),
-               epoll_idx < 0 ? 0.0 : bench_median(ratio, rounds), (long long)sctl,
-               (long long)dctl);
+               epoll_idx < 0 ? 0.0 : bench_median(ratio, rounds),
+               (long long)sctl, (long long)dctl);
     }
     return 0;
 }

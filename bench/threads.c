@@ -402,9 +402,9 @@ int main(int argc, char **argv)
                "events_per_s=%.0f cpu_ns_per_event=%.0f idle_wakeups=%.0f "
                "foreign_events=%.0f idle_thread_woken=%.0f\n",
                cfg[c][0] ? "shared" : "tpoll", cfg[c][1], cfg[c][2], npairs,
-               active, writes, bench_median(v[0], rounds), bench_median(v[1], rounds),
-               bench_median(v[2], rounds), bench_median(v[3], rounds),
-               bench_median(v[4], rounds));
+               active, writes, bench_median(v[0], rounds),
+               bench_median(v[1], rounds), bench_median(v[2], rounds),
+               bench_median(v[3], rounds), bench_median(v[4], rounds));
     }
     printf("threads speedup_2_over_1 tpoll=%.3f shared=%.3f\n",
            bench_median(speedup[0], rounds), bench_median(speedup[1], rounds));

@@ -186,7 +186,8 @@ static int update_fd(struct tp__thread *th, int fd)
         tp_store_relaxed(&th->scan_dirty, 1);
         return 1;
     }
-    err = th->tp->be->set(th, fd, TP_GEN(st), have, want | excl_flag(th, st, want));
+    err = th->tp->be->set(th, fd, TP_GEN(st), have,
+                          want | excl_flag(th, st, want));
     if (err) {
         /* Nothing registered that we cannot account for: drop what the
          * backend refused and tell the fd's callback. */
