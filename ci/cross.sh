@@ -27,18 +27,13 @@ stage=$build/stage
 jobs=${JOBS:-2}
 start=$(date +%s)
 
-apt_get() {
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -y -q "$@"
-}
+. "$src/ci/apt.sh"
 
 if [ "${TPOLL_CROSS_NO_INSTALL:-0}" != 1 ]; then
     if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
         dpkg --add-architecture "$arch"
     fi
-    # A mirror mid-sync fails one index now and then; the lists already
-    # fetched are usually enough.
-    apt_get update >/dev/null || apt_get update >/dev/null ||
-        echo "warning: apt-get update failed, using the package lists at hand" >&2
+    apt_update
     apt_get install --no-install-recommends \
         "gcc-$triplet" "binutils-$triplet" "libc6-dev-$arch-cross" \
         qemu-user-static cmake ninja-build pkg-config \

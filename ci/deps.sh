@@ -19,13 +19,10 @@ if ! command -v apt-get >/dev/null; then
     echo "ci/deps.sh: missing packages (${missing[*]}) and no apt-get; install them with your package manager" >&2
     exit 1
 fi
-sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
+    TPOLL_SUDO=sudo
 fi
+. "$(dirname "$0")/apt.sh"
 echo "ci/deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# A mirror mid-sync fails an index now and then (foreign architectures
-# added by ci/cross.sh make it likelier): go on with the lists at hand.
-$sudo apt-get update -qq || echo "ci/deps.sh: apt-get update failed, using the package lists at hand" >&2
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_update
+apt_get install --no-install-recommends "${missing[@]}" >/dev/null

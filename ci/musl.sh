@@ -20,9 +20,7 @@ deps=$build-deps
 jobs=${JOBS:-2}
 start=$(date +%s)
 
-apt_get() {
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -y -q "$@"
-}
+. "$src/ci/apt.sh"
 
 if [ "${TPOLL_MUSL_NO_INSTALL:-0}" != 1 ]; then
     if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -34,10 +32,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     fi
-    # A mirror mid-sync fails one index now and then; the lists already
-    # fetched are usually enough.
-    apt_get update >/dev/null || apt_get update >/dev/null ||
-        echo "warning: apt-get update failed, using the package lists at hand" >&2
+    apt_update
     apt_get install --no-install-recommends musl-tools dpkg-dev \
         libatomic-ops-dev cmake ninja-build pkg-config >/dev/null
 fi
