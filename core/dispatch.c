@@ -19,7 +19,7 @@ int tp__in_callback(void)
  * A stale event of a deleted or reused fd is simply dropped. */
 void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen)
 {
-    if ((st & TP_ST_INUSE) && TP_GEN(st) == gen)
+    if (!th->fork_pending && (st & TP_ST_INUSE) && TP_GEN(st) == gen)
         tp__mark_self(th, fd);
 }
 

@@ -40,26 +40,28 @@ void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
  * it before a new insert writes them). The running bit is only ever
  * flipped by this thread and nobody needs its old value: a locked or/and,
  * a full barrier as the handshake needs, not a compare-and-swap loop.
+ *
+ * fd needs no range check: every backend reports fds that the update pass
+ * registered, and cookies it built. th->dbit is th's bit, or 0 once a
+ * callback forked and called tpoll_after_fork: then the mask check fails
+ * and the rest of the batch, which is the parent's, is dropped without a
+ * test of its own.
  */
 static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
                              unsigned ev)
 {
-    struct tp__fd *e;
+    struct tp__fd *e = &th->fds[fd];
+    tpoll_mask_t bit = th->dbit;
     AO_t st, cb, owner, mask;
     unsigned events;
 
-    if (TP_UNLIKELY((unsigned)fd >= (unsigned)th->tp->max_fds ||
-                    th->fork_pending))
-        return;
-    e = &th->tp->fds[fd];
-    AO_or_full(&e->running_mask, th->bit);
+    AO_or_full(&e->running_mask, bit);
     cb = tp_load(&e->cb);
     owner = tp_load(&e->owner);
     st = tp_load(&e->state);
     mask = tp_load(&e->thread_mask);
-    if (TP_UNLIKELY(TP_GEN(st) != gen || !(st & TP_ST_INUSE) ||
-                    !(mask & th->bit))) {
-        AO_and_full(&e->running_mask, ~th->bit);
+    if (TP_UNLIKELY(TP_GEN(st) != gen || !(mask & bit))) {
+        AO_and_full(&e->running_mask, ~bit);
         tp__event_dropped(th, fd, st, gen);
         return;
     }
@@ -67,17 +69,19 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
      * callback: a one-thread fd's callback never overlaps itself, so leave
      * the event to the next poll (the fd stays ready; one-shot backends
      * have already queued the re-arm). */
-    if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != th->bit) &&
+    if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != bit) &&
         !(mask & (mask - 1))) {
-        AO_and_full(&e->running_mask, ~th->bit);
+        AO_and_full(&e->running_mask, ~bit);
         return;
     }
-    events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
+    events = ev & (unsigned)st & TP_EV_BOTH;
+    if (TP_UNLIKELY(ev & (TP_EV_HUP | TP_EV_ERR)))
+        events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
     if (TP_LIKELY(events != 0)) {
         ((tpoll_cb)cb)(th->tp, fd, events, (void *)owner);
         th->dispatched++;
     }
-    AO_and_full(&e->running_mask, ~th->bit);
+    AO_and_full(&e->running_mask, ~bit);
 }
 
 #endif

@@ -91,6 +91,7 @@ int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
         goto fail_threads;
     for (i = 0; i < tp->nthreads; i++) {
         tp->threads[i].tp = tp;
+        tp->threads[i].fds = tp->fds;
         tp->threads[i].tid = i;
         tp->threads[i].bit = TPOLL_THREAD(i);
         tp->threads[i].inbox_dead = 1;

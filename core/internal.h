@@ -17,12 +17,15 @@
  */
 #define TP_ST_RECV TP_EV_RECV
 #define TP_ST_SEND TP_EV_SEND
-#define TP_ST_INUSE 0x4u
 #define TP_ST_LOCK 0x8u
 #define TP_ST_EXCL TP_EV_EXCL /* inserted with TPOLL_FD_EXCLUSIVE */
+/* In use: the bit just below the generation, so that the key TP_GEN()
+ * that cookies carry is odd for a live fd and never matches a free entry:
+ * one comparison per event checks both. */
+#define TP_ST_INUSE 0x80u
 #define TP_ST_GEN_SHIFT 8
 #define TP_ST_GEN_ONE ((AO_t)1 << TP_ST_GEN_SHIFT)
-#define TP_GEN(st) ((uint32_t)((st) >> TP_ST_GEN_SHIFT))
+#define TP_GEN(st) ((uint32_t)((st) >> (TP_ST_GEN_SHIFT - 1)))
 
 /* One fd table entry: exactly one cache line on LP64 (asserted). */
 struct tp__fd {
@@ -75,6 +78,8 @@ struct tp__thread {
     /* Owned by the bound thread. */
     char pad[TP_CACHE_LINE];
     struct tpoll *tp;
+    struct tp__fd *fds; /* tp->fds, one load less per event */
+    tpoll_mask_t dbit;  /* bit, or 0 for the rest of a forked dispatch */
     int tid;
     tpoll_mask_t bit;
     tp_atomic_t bound; /* an OS thread holds this id */

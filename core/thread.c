@@ -136,6 +136,7 @@ static void go_live(struct tp__thread *th)
     /* After fork the id may come from a thread that vanished inside its
      * dispatch: nothing of that dispatch belongs to the new binding. */
     th->in_dispatch = 0;
+    th->dbit = th->bit;
     set_inbox_dead(th, 0);
     tp_fetch_or(&th->tp->started, th->bit);
     mark_all_for(th);
@@ -355,6 +356,7 @@ int tpoll_after_fork(struct tpoll *tp)
     if (self->in_dispatch) {
         self->nlocal = self->nerrs = self->overflow = 0;
         self->fork_pending = 1;
+        self->dbit = 0;
         return 0;
     }
     return renew_poller(self);
