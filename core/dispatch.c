@@ -3,17 +3,6 @@
  * stale (an older generation) or foreign (a thread not in the mask). */
 #include "event.h"
 
-/* Per OS thread, across instances: delete must not wait for other threads
- * from inside any callback (two callbacks deleting each other's fds).
- * tpoll_wait raises it around its dispatch phase, where every tpoll call
- * on this OS thread comes from a callback. */
-_Thread_local int tp__callback_depth;
-
-int tp__in_callback(void)
-{
-    return tp__callback_depth != 0;
-}
-
 /* A registration this thread should not have (migrated away, generation
  * of a live fd it still watches): let the update pass drop or refresh it.
  * A stale event of a deleted or reused fd is simply dropped. */
@@ -38,8 +27,8 @@ void tp__oneshot_fired(struct tp__thread *th, int fd)
         return;
     e = &th->tp->fds[fd];
     tp__fd_lock(e);
-    tp_fetch_and(&e->polled_recv, ~th->bit);
-    tp_fetch_and(&e->polled_send, ~th->bit);
+    tp_and(&e->polled_recv, ~th->bit);
+    tp_and(&e->polled_send, ~th->bit);
     tp__fd_unlock(e);
     tp__mark_self(th, fd);
 }

@@ -55,13 +55,13 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
     AO_t st, cb, owner, mask;
     unsigned events;
 
-    AO_or_full(&e->running_mask, bit);
+    tp_or(&e->running_mask, bit);
     cb = tp_load(&e->cb);
     owner = tp_load(&e->owner);
     st = tp_load(&e->state);
     mask = tp_load(&e->thread_mask);
     if (TP_UNLIKELY(TP_GEN(st) != gen || !(mask & bit))) {
-        AO_and_full(&e->running_mask, ~bit);
+        tp_and(&e->running_mask, ~bit);
         tp__event_dropped(th, fd, st, gen);
         return;
     }
@@ -71,7 +71,7 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
      * have already queued the re-arm). */
     if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != bit) &&
         !(mask & (mask - 1))) {
-        AO_and_full(&e->running_mask, ~bit);
+        tp_and(&e->running_mask, ~bit);
         return;
     }
     events = ev & (unsigned)st & TP_EV_BOTH;
@@ -81,7 +81,7 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
         ((tpoll_cb)cb)(th->tp, fd, events, (void *)owner);
         th->dispatched++;
     }
-    AO_and_full(&e->running_mask, ~bit);
+    tp_and(&e->running_mask, ~bit);
 }
 
 #endif

@@ -35,7 +35,7 @@ AO_t tp__fd_lock(struct tp__fd *e)
 /* Interest changes go on while the lock is held: unlocking must keep them. */
 void tp__fd_unlock(struct tp__fd *e)
 {
-    tp_fetch_and(&e->state, ~(AO_t)TP_ST_LOCK);
+    tp_and(&e->state, ~(AO_t)TP_ST_LOCK);
 }
 
 static int valid_mask(const struct tpoll *tp, tpoll_mask_t m)

@@ -52,7 +52,7 @@ struct tp__fd {
 #define TP_W_SLEEPING 0x1u
 
 struct tp__counters {
-    tp_atomic_t loops, polls, callbacks, ctl_calls, updates, wakeups,
+    tp_atomic_t loops, quick, callbacks, ctl_calls, updates, wakeups,
         idle_wakeups;
 };
 
@@ -111,8 +111,9 @@ struct tpoll {
 
 /* The thread bound to tp on the calling OS thread, or NULL. */
 struct tp__thread *tp__self(const struct tpoll *tp);
-/* Is the calling OS thread inside a callback (of any instance)? */
-extern _Thread_local int tp__callback_depth;
+/* Is the calling OS thread inside a callback (of any instance)? Delete
+ * must not wait for other threads there (two callbacks deleting each
+ * other's fds would wait for each other). */
 int tp__in_callback(void);
 
 /* fd locking: the LOCK bit of the state word. */

@@ -9,7 +9,7 @@
 /* A few bindings per OS thread, so one thread may serve several instances
  * (a test harness, a library inside a server) at once. */
 #define TP_MAX_BINDINGS 8
-static _Thread_local struct tp__thread *bindings[TP_MAX_BINDINGS];
+static TP_TLS struct tp__thread *bindings[TP_MAX_BINDINGS];
 
 /* Every tpoll_wait looks itself up here: the binding found moves to the
  * front, so a thread serving one instance finds it at the first slot. */
@@ -29,6 +29,18 @@ struct tp__thread *tp__self(const struct tpoll *tp)
         }
     }
     return NULL;
+}
+
+/* Inside a callback of any instance: some binding of this OS thread is in
+ * its dispatch (tpoll_wait runs callbacks only there). */
+int tp__in_callback(void)
+{
+    int i;
+
+    for (i = 0; i < TP_MAX_BINDINGS; i++)
+        if (bindings[i] != NULL && bindings[i]->in_dispatch)
+            return 1;
+    return 0;
 }
 
 static int bind_slot(struct tp__thread *th)
@@ -119,9 +131,9 @@ static void clear_thread_bits(struct tp__thread *th)
                tp_load_relaxed(&e->update_mask)) & th->bit))
             continue;
         tp__fd_lock(e);
-        tp_fetch_and(&e->polled_recv, ~th->bit);
-        tp_fetch_and(&e->polled_send, ~th->bit);
-        tp_fetch_and(&e->update_mask, ~th->bit);
+        tp_and(&e->polled_recv, ~th->bit);
+        tp_and(&e->polled_send, ~th->bit);
+        tp_and(&e->update_mask, ~th->bit);
         tp__fd_unlock(e);
     }
 }
@@ -138,7 +150,7 @@ static void go_live(struct tp__thread *th)
     th->in_dispatch = 0;
     th->dbit = th->bit;
     set_inbox_dead(th, 0);
-    tp_fetch_or(&th->tp->started, th->bit);
+    tp_or(&th->tp->started, th->bit);
     mark_all_for(th);
 }
 
@@ -197,7 +209,7 @@ int tpoll_thread_stop(struct tpoll *tp)
     /* The poller and its event buffer are in use below us. */
     if (th->in_dispatch)
         return -EBUSY;
-    tp_fetch_and(&tp->started, ~th->bit);
+    tp_and(&tp->started, ~th->bit);
     set_inbox_dead(th, 1);
     clear_thread_bits(th);
     tp->be->thread_term(th);
@@ -222,12 +234,11 @@ int tpoll_thread_id(const struct tpoll *tp)
  * "sleeping", so either it signals or its work is seen here. */
 static int sleep_timeout(struct tp__thread *th, int timeout_ms)
 {
-    if (timeout_ms == 0)
-        return 0;
     tp_store_relaxed(&th->wstate, TP_W_SLEEPING);
     tp_fence();
+    /* The local queue is empty here: the update pass ran if it was not. */
     if (tp_load_relaxed(&th->notified) || tp_load_relaxed(&th->ninbox) ||
-        th->nlocal || th->overflow || th->nerrs)
+        th->nerrs)
         return 0;
     return timeout_ms;
 }
@@ -261,38 +272,47 @@ static int renew_poller(struct tp__thread *th)
     return 0;
 }
 
-int tpoll_wait(struct tpoll *tp, int timeout_ms)
+/* tpoll_wait's lookup when the calling thread's first binding is not tp. */
+static int wait_lookup(const struct tpoll *tp, struct tp__thread **th)
 {
-    struct tp__thread *th;
-    int n;
-
     if (tp == NULL)
         return -EINVAL;
-    th = tp__self(tp);
-    if (th == NULL)
-        return -EPERM;
+    *th = tp__self(tp);
+    return *th == NULL ? -EPERM : 0;
+}
+
+int tpoll_wait(struct tpoll *tp, int timeout_ms)
+{
+    struct tp__thread *th = bindings[0];
+    int n;
+
+    if (TP_UNLIKELY(th == NULL || th->tp != tp)) {
+        n = wait_lookup(tp, &th);
+        if (n)
+            return n;
+    }
     if (th->in_dispatch) /* a nested wait would reuse the event buffer */
         return -EBUSY;
     tp_count(&th->ctr.loops, 1);
     /* Most iterations have nothing queued: skip the pass's call frame. */
-    if (th->nlocal || th->overflow || tp_load(&th->ninbox))
+    if ((th->nlocal | th->overflow) || tp_load(&th->ninbox))
         tp__apply_updates(th);
-    timeout_ms = sleep_timeout(th, timeout_ms);
+    if (timeout_ms != 0)
+        timeout_ms = sleep_timeout(th, timeout_ms);
+    /* polls = loops - quick: a server's waits block, and count nothing. */
+    if (timeout_ms == 0)
+        tp_store(&th->ctr.quick, tp_load_relaxed(&th->ctr.quick) + 1);
     n = tp->be->poll(th, timeout_ms);
     woke_up(th);
-    if (timeout_ms != 0) /* a poll that could block, as the counter says */
-        tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
     th->in_dispatch = 1;
-    tp__callback_depth++;
-    if (th->nerrs)
+    if (TP_UNLIKELY(th->nerrs))
         tp__dispatch_errors(th);
     if (n > 0) {
         tp->be->dispatch(th, n);
         if (th->dispatched == 0)
             tp_count(&th->ctr.idle_wakeups, 1);
     }
-    tp__callback_depth--;
     th->in_dispatch = 0;
     tp_count(&th->ctr.callbacks, (AO_t)th->dispatched);
     if (TP_UNLIKELY(th->fork_pending)) {
@@ -329,7 +349,7 @@ int tpoll_after_fork(struct tpoll *tp)
         tp_store(&th->inbox_lock, 0);
         if (!tp_load(&th->bound))
             continue;
-        tp_fetch_and(&tp->started, ~th->bit);
+        tp_and(&tp->started, ~th->bit);
         set_inbox_dead(th, 1);
         /* Called from a callback: the dispatch still reads the poller's
          * event buffer; it is released when the dispatch ends. */
@@ -345,7 +365,7 @@ int tpoll_after_fork(struct tpoll *tp)
     for (fd = 0; fd < hwm; fd++) {
         struct tp__fd *e = &tp->fds[fd];
 
-        tp_fetch_and(&e->state, ~(AO_t)TP_ST_LOCK);
+        tp_and(&e->state, ~(AO_t)TP_ST_LOCK);
         tp_store(&e->polled_recv, 0);
         tp_store(&e->polled_send, 0);
         tp_store(&e->update_mask, 0);

@@ -145,13 +145,13 @@ static void set_polled(struct tp__fd *e, tpoll_mask_t bit, unsigned have,
     unsigned on = want & ~have, off = have & ~want;
 
     if (on & TP_EV_RECV)
-        tp_fetch_or(&e->polled_recv, bit);
+        tp_or(&e->polled_recv, bit);
     if (on & TP_EV_SEND)
-        tp_fetch_or(&e->polled_send, bit);
+        tp_or(&e->polled_send, bit);
     if (off & TP_EV_RECV)
-        tp_fetch_and(&e->polled_recv, ~bit);
+        tp_and(&e->polled_recv, ~bit);
     if (off & TP_EV_SEND)
-        tp_fetch_and(&e->polled_send, ~bit);
+        tp_and(&e->polled_send, ~bit);
 }
 
 static void record_error(struct tp__thread *th, int fd)
@@ -243,7 +243,7 @@ static void process_queue(struct tp__thread *th)
     for (i = 0; i < th->nlocal; i++) {
         struct tp__fd *e = &tp->fds[th->local[i]];
 
-        tp_fetch_and(&e->update_mask, ~th->bit);
+        tp_and(&e->update_mask, ~th->bit);
         if (!batch && settled(th, e))
             continue;
         if (!tp__fd_trylock(e, &st)) {

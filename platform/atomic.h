@@ -24,6 +24,10 @@ static inline AO_t tp_cas(volatile AO_t *p, AO_t old, AO_t val)
     return AO_fetch_compare_and_swap_full(p, old, val);
 }
 
+/* Or / and without the old value: one locked instruction, no loop. */
+static inline void tp_or(volatile AO_t *p, AO_t bits) { AO_or_full(p, bits); }
+static inline void tp_and(volatile AO_t *p, AO_t bits) { AO_and_full(p, bits); }
+
 static inline AO_t tp_fetch_or(volatile AO_t *p, AO_t bits)
 {
     AO_t old = AO_load(p), seen;
