@@ -58,8 +58,8 @@ static void *start_and_park(void *p)
     return NULL;
 }
 
-/* Heap bytes per slot of an instance with `threads` started thread ids. */
-static double per_slot(int max_fds, int threads)
+/* Heap bytes of an instance with `threads` started thread ids. */
+static size_t instance_bytes(int max_fds, int threads)
 {
     struct tpoll_options o;
     struct tpoll *tp;
@@ -90,7 +90,7 @@ static double per_slot(int max_fds, int threads)
         pthread_join(th[t], NULL);
     pthread_barrier_destroy(&b);
     tpoll_destroy(tp);
-    return (double)(after - before) / max_fds;
+    return after - before;
 }
 
 static long resident_kb(void)
@@ -116,9 +116,24 @@ int main(int argc, char **argv)
         npairs = atoi(argv[1]);
     getrlimit(RLIMIT_NOFILE, &rl);
     max_fds = (int)rl.rlim_cur;
-    for (t = 1; t <= 4; t *= 2)
-        printf("memory max_fds=%d threads=%d heap_bytes_per_slot=%.1f\n",
-               max_fds, t, per_slot(max_fds, t));
+    /* What one more slot costs (the difference between max_fds and half
+     * of it) apart from what an instance and a thread cost whatever
+     * max_fds is; and everything divided by max_fds. */
+    /* One arena, so that mallinfo2() (main arena only) sees what started
+     * threads allocate; a first run absorbs glibc's one-time allocations
+     * and its mmap threshold adjustment. */
+    mallopt(M_ARENA_MAX, 1);
+    instance_bytes(max_fds, 4);
+    for (t = 1; t <= 4; t *= 2) {
+        size_t full = instance_bytes(max_fds, t);
+        size_t half = instance_bytes(max_fds / 2, t);
+        double slot = (double)(full - half) / (max_fds - max_fds / 2);
+
+        printf("memory max_fds=%d threads=%d heap_bytes_per_slot=%.1f "
+               "slot_bytes=%.1f fixed_bytes=%.0f\n",
+               max_fds, t, (double)full / max_fds, slot,
+               (double)full - slot * max_fds);
+    }
 
     fds = calloc((size_t)npairs, sizeof(fds[0]));
     if (fds == NULL)
