@@ -145,17 +145,12 @@ int tpoll_thread_counters(const struct tpoll *tp, int tid,
                           struct tpoll_counters *out)
 {
     const struct tp__counters *c;
-    AO_t quick;
 
     if (tp == NULL || out == NULL || tid < 0 || tid >= tp->nthreads)
         return -EINVAL;
     c = &tp->threads[tid].ctr;
-    /* quick first (acquire; counted with release after loops): loops read
-     * afterwards includes every wait counted in it, so polls never wraps
-     * below zero while the thread runs. */
-    quick = tp_load(&c->quick);
-    out->loops = tp_load(&c->loops);
-    out->polls = out->loops - quick;
+    out->loops = tp_load_relaxed(&c->loops);
+    out->polls = tp_load_relaxed(&c->polls);
     out->callbacks = tp_load_relaxed(&c->callbacks);
     out->ctl_calls = tp_load_relaxed(&c->ctl_calls);
     out->updates = tp_load_relaxed(&c->updates);

@@ -52,7 +52,7 @@ struct tp__fd {
 #define TP_W_SLEEPING 0x1u
 
 struct tp__counters {
-    tp_atomic_t loops, quick, callbacks, ctl_calls, updates, wakeups,
+    tp_atomic_t loops, polls, callbacks, ctl_calls, updates, wakeups,
         idle_wakeups;
 };
 

@@ -299,11 +299,10 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         tp__apply_updates(th);
     if (timeout_ms != 0)
         timeout_ms = sleep_timeout(th, timeout_ms);
-    /* polls = loops - quick: a server's waits block, and count nothing. */
-    if (timeout_ms == 0)
-        tp_store(&th->ctr.quick, tp_load_relaxed(&th->ctr.quick) + 1);
     n = tp->be->poll(th, timeout_ms);
     woke_up(th);
+    if (timeout_ms != 0) /* a poll that could block, as the counter says */
+        tp_count(&th->ctr.polls, 1);
     th->dispatched = 0;
     th->in_dispatch = 1;
     if (TP_UNLIKELY(th->nerrs))
