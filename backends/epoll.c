@@ -48,15 +48,15 @@ _Static_assert(TP_EV_RECV == 0x1 && TP_EV_SEND == 0x2 && TP_EV_HUP == 0x4 &&
  * event instead of a dozen shifts and masks. */
 static const unsigned char ep_to_tp[32] = {EP_TO_TP16(0u), EP_TO_TP16(16u)};
 
+static int only_rw(uint32_t ev)
+{
+    return !(ev & ~(uint32_t)(EPOLLIN | EPOLLOUT));
+}
+
 static unsigned from_epoll(uint32_t ev)
 {
-    unsigned out;
+    unsigned out = ep_to_tp[ev & 0x1f];
 
-    /* Readable and/or writable, nothing else: the common case, in bits
-     * the compiler sees cannot be HUP or ERR. */
-    if (TP_LIKELY(!(ev & ~(uint32_t)(EPOLLIN | EPOLLOUT))))
-        return (ev | ev >> 1) & TP_EV_BOTH;
-    out = ep_to_tp[ev & 0x1f];
     if (ev & EPOLLRDHUP)
         out |= TP_EV_HUP;
     return out;
@@ -136,14 +136,21 @@ static void ep_dispatch(struct tp__thread *th, int n)
 
     for (i = 0; i < n; i++) {
         uint64_t c = t->events[i].data.u64;
+        uint32_t ev;
 
         if (c == WAKE_COOKIE) {
             tp_wakefd_drain(&t->wake);
             tp__woken(th);
             continue;
         }
-        tp__event(th, (int)(uint32_t)c, (uint32_t)(c >> 32),
-                  from_epoll(t->events[i].events));
+        ev = t->events[i].events;
+        /* Readable and/or writable, nothing else: the common case. */
+        if (TP_LIKELY(only_rw(ev)))
+            tp__event_rw(th, (int)(uint32_t)c, (uint32_t)(c >> 32),
+                         (ev | ev >> 1) & TP_EV_BOTH);
+        else
+            tp__event(th, (int)(uint32_t)c, (uint32_t)(c >> 32),
+                      from_epoll(ev));
     }
 }
 

@@ -47,8 +47,8 @@ void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
  * and the rest of the batch, which is the parent's, is dropped without a
  * test of its own.
  */
-static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
-                             unsigned ev)
+static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
+                                unsigned ev, unsigned conditions)
 {
     struct tp__fd *e = &th->fds[fd];
     tpoll_mask_t bit = th->dbit;
@@ -75,13 +75,28 @@ static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
         return;
     }
     events = ev & (unsigned)st & TP_EV_BOTH;
-    if (TP_UNLIKELY(ev & (TP_EV_HUP | TP_EV_ERR)))
+    if (TP_UNLIKELY(ev & conditions))
         events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
     if (TP_LIKELY(events != 0)) {
         ((tpoll_cb)cb)(th->tp, fd, events, (void *)owner);
         th->dispatched++;
     }
     tp_and(&e->running_mask, ~bit);
+}
+
+/* Any event: directions, hang-up, error. */
+static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
+                             unsigned ev)
+{
+    tp__event_as(th, fd, gen, ev, TP_EV_HUP | TP_EV_ERR);
+}
+
+/* An event that the backend knows to hold directions only (the common
+ * case, worth a copy of the path without the hang-up/error test). */
+static inline void tp__event_rw(struct tp__thread *th, int fd, uint32_t gen,
+                                unsigned ev)
+{
+    tp__event_as(th, fd, gen, ev, 0);
 }
 
 #endif
