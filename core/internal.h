@@ -123,8 +123,20 @@ void tp__fd_unlock(struct tp__fd *e);
 
 /* What th's poller watches of fd (TP_EV_RECV|TP_EV_SEND), from the
  * polled bits; and what it should watch, from the state word st. */
-unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit);
-unsigned tp__wanted(const struct tp__fd *e, AO_t st, tpoll_mask_t bit);
+static inline unsigned tp__polled_for(const struct tp__fd *e,
+                                      tpoll_mask_t bit)
+{
+    return (tp_load(&e->polled_recv) & bit ? TP_EV_RECV : 0) |
+           (tp_load(&e->polled_send) & bit ? TP_EV_SEND : 0);
+}
+
+static inline unsigned tp__wanted(const struct tp__fd *e, AO_t st,
+                                  tpoll_mask_t bit)
+{
+    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & bit))
+        return (unsigned)(st & TP_EV_BOTH);
+    return 0;
+}
 
 /* The inbox lock of a thread (a spinlock: held for a few stores). */
 void tp__inbox_lock(struct tp__thread *th);

@@ -90,11 +90,9 @@ static void mark_remote(struct tp__thread *th, int fd)
     tp__inbox_unlock(th);
 }
 
-void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
+static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self, int fd,
+                      tpoll_mask_t who)
 {
-    struct tp__thread *self = tp__self(tp);
-
-    who &= tp_load(&tp->started);
     while (who) {
         struct tp__thread *th = &tp->threads[tp__ctz(who)];
 
@@ -104,6 +102,19 @@ void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
         else
             mark_remote(th, fd);
     }
+}
+
+void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
+{
+    struct tp__thread *self = tp__self(tp);
+
+    who &= tp_load(&tp->started);
+    /* The common case, a thread changing its own fd, without the loop's
+     * call frame. */
+    if (self != NULL && who == self->bit)
+        tp__mark_self(self, fd);
+    else
+        mark_each(tp, self, fd, who);
 }
 
 static void drain_inbox(struct tp__thread *th)
@@ -126,18 +137,6 @@ static void drain_inbox(struct tp__thread *th)
     tp__inbox_unlock(th);
 }
 
-unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit)
-{
-    return (tp_load(&e->polled_recv) & bit ? TP_EV_RECV : 0) |
-           (tp_load(&e->polled_send) & bit ? TP_EV_SEND : 0);
-}
-
-unsigned tp__wanted(const struct tp__fd *e, AO_t st, tpoll_mask_t bit)
-{
-    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & bit))
-        return (unsigned)(st & TP_EV_BOTH);
-    return 0;
-}
 
 static void set_polled(struct tp__fd *e, tpoll_mask_t bit, unsigned have,
                        unsigned want)

@@ -8,10 +8,14 @@
 #define TP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TP_INTERNAL __attribute__((visibility("hidden")))
+/* A rare path kept out of its caller, so the caller's common path does not
+ * pay for the rare one's registers. */
+#define TP_NOINLINE __attribute__((noinline))
 /* Thread-locals read on every wait: initial-exec spares the shared
  * library a __tls_get_addr call per access (a few words of static TLS). */
 #define TP_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #else
+#define TP_NOINLINE
 #define TP_TLS _Thread_local
 #define TP_LIKELY(x) (x)
 #define TP_UNLIKELY(x) (x)
