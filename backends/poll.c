@@ -58,18 +58,24 @@ static unsigned from_poll(short re)
 static void poll_dispatch(struct tp__thread *th, int n)
 {
     struct poll_thread *t = pt(th);
-    int i;
+    /* Locals: the set only changes in poll_poll, never in a callback, and
+     * the compiler could not know it across the calls. */
+    const struct pollfd *p = &t->pfd[1], *end = &t->pfd[t->n];
 
     if (t->pfd[0].revents) {
         tp_wakefd_drain(&t->wake);
         tp__woken(th);
         n--;
     }
-    for (i = 1; i < t->n && n > 0; i++) {
-        if (t->pfd[i].revents == 0)
-            continue;
-        n--;
-        tp__event(th, t->pfd[i].fd, t->gens[i], from_poll(t->pfd[i].revents));
+    /* n entries have revents: skip the quiet ones in a tight loop that
+     * the sentinel after the last entry stops. */
+    t->pfd[t->n].revents = POLLNVAL;
+    for (; n > 0; p++, n--) {
+        while (p->revents == 0)
+            p++;
+        if (p == end)
+            break;
+        tp__event(th, p->fd, t->gens[p - t->pfd], from_poll(p->revents));
     }
 }
 
@@ -80,7 +86,8 @@ static void poll_wake(struct tp__thread *th)
 
 static int poll_thread_init(struct tp__thread *th)
 {
-    size_t cap = (size_t)tp__max_fds(tp__thread_tpoll(th)) + 1;
+    /* The wake fd, every fd, and the dispatch loop's sentinel. */
+    size_t cap = (size_t)tp__max_fds(tp__thread_tpoll(th)) + 2;
     struct poll_thread *t;
     int err;
 

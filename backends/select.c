@@ -13,6 +13,8 @@ struct select_thread {
     struct tp_wakefd wake;
     int maxfd;
     fd_set rd, wr, rd_out, wr_out, bad; /* bad: closed behind our back */
+    int nfds;          /* watched fds (the wake fd apart), in fds[] */
+    int fds[FD_SETSIZE];
     uint32_t gens[FD_SETSIZE];
 };
 
@@ -36,6 +38,7 @@ static void add_fd(void *arg, int fd, uint32_t gen, unsigned want)
     if (want & TP_EV_SEND)
         FD_SET(fd, &t->wr);
     t->gens[fd] = gen;
+    t->fds[t->nfds++] = fd;
     if (fd > t->maxfd)
         t->maxfd = fd;
 }
@@ -44,13 +47,14 @@ static void add_fd(void *arg, int fd, uint32_t gen, unsigned want)
  * (POLLNVAL), so do the same: report an error on each closed one. */
 static int find_closed(struct select_thread *t)
 {
-    int fd, n = 0;
+    int i, n = 0;
 
     FD_ZERO(&t->rd_out);
     FD_ZERO(&t->wr_out);
-    for (fd = 0; fd <= t->maxfd; fd++) {
-        if ((FD_ISSET(fd, &t->rd) || FD_ISSET(fd, &t->wr)) &&
-            fcntl(fd, F_GETFD) < 0) {
+    for (i = 0; i < t->nfds; i++) {
+        int fd = t->fds[i];
+
+        if (fcntl(fd, F_GETFD) < 0) {
             FD_SET(fd, &t->bad);
             n++;
         }
@@ -70,6 +74,7 @@ static int select_poll(struct tp__thread *th, int timeout_ms)
         FD_ZERO(&t->wr);
         FD_SET(t->wake.rfd, &t->rd);
         t->maxfd = t->wake.rfd;
+        t->nfds = 0;
         tp__scan_polled(th, add_fd, t);
     }
     if (timeout_ms >= 0) {
@@ -86,26 +91,28 @@ static int select_poll(struct tp__thread *th, int timeout_ms)
     return r < 0 ? -errno : r;
 }
 
+/* n counts one per set bit (of rd_out, wr_out, or bad after find_closed):
+ * the walk over the watched fds stops once all are found. */
 static void select_dispatch(struct tp__thread *th, int n)
 {
     struct select_thread *t = st(th);
-    int fd;
+    int i;
 
-    (void)n;
     if (FD_ISSET(t->wake.rfd, &t->rd_out)) {
         tp_wakefd_drain(&t->wake);
         tp__woken(th);
+        n--;
     }
-    for (fd = 0; fd <= t->maxfd; fd++) {
-        unsigned ev;
+    for (i = 0; i < t->nfds && n > 0; i++) {
+        int fd = t->fds[i];
+        unsigned rd = FD_ISSET(fd, &t->rd_out) ? TP_EV_RECV : 0;
+        unsigned wr = FD_ISSET(fd, &t->wr_out) ? TP_EV_SEND : 0;
+        unsigned bad = FD_ISSET(fd, &t->bad) ? TP_EV_ERR : 0;
 
-        if (fd == t->wake.rfd)
-            continue;
-        ev = (FD_ISSET(fd, &t->rd_out) ? TP_EV_RECV : 0) |
-             (FD_ISSET(fd, &t->wr_out) ? TP_EV_SEND : 0) |
-             (FD_ISSET(fd, &t->bad) ? TP_EV_ERR : 0);
-        if (ev)
-            tp__event(th, fd, t->gens[fd], ev);
+        if (rd | wr | bad) {
+            n -= (rd != 0) + (wr != 0) + (bad != 0);
+            tp__event(th, fd, t->gens[fd], rd | wr | bad);
+        }
     }
 }
 
