@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Ring benchmark driver. Runs the chosen implementations round-robin, R
- * rounds, on the same socketpairs, so that every implementation sees the
+ * rounds (each round starting one implementation further), on the same
+ * socketpairs, so that every implementation sees the
  * same machine noise and the ratios to the bare epoll loop come from the
  * same run. Prints one line per implementation:
  *
@@ -202,7 +203,7 @@ int main(int argc, char **argv)
     const struct ring_impl *impls[MAX_IMPLS];
     static struct sample s[MAX_IMPLS][MAX_ROUNDS];
     struct ring r = {.npairs = 1000, .active = 1, .writes = 100000};
-    int nimpl = 0, rounds = 5, opt, i, k, epoll_idx = -1;
+    int nimpl = 0, rounds = 5, opt, i, j, k, epoll_idx = -1;
     int skipped[MAX_IMPLS] = {0};
     char *list = NULL, *tok, *save;
 
@@ -238,10 +239,15 @@ int main(int argc, char **argv)
         if (impls[i] == &ring_epoll_impl)
             epoll_idx = i;
     open_pairs(&r);
+    /* Each round starts with the next implementation, so that none always
+     * runs right after the same neighbour (warm socket buffers, a noisy
+     * neighbour's tail). */
     for (k = 0; k < rounds; k++)
-        for (i = 0; i < nimpl; i++)
+        for (j = 0; j < nimpl; j++) {
+            i = (j + k) % nimpl;
             if (!skipped[i] && run_round(impls[i], &r, &s[i][k]))
                 skipped[i] = 1;
+        }
     for (i = 0; i < nimpl; i++) {
         double setup[MAX_ROUNDS], ev[MAX_ROUNDS], ratio[MAX_ROUNDS];
         int64_t sctl = s[i][0].setup_ctl, dctl = s[i][0].dispatch_ctl;

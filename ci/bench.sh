@@ -27,7 +27,7 @@ fi
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-/tmp/tpoll-bench-build}
 OUT=${OUT:-$BUILD/results}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-9}
 W=${W:-30000}
 QUICK=${QUICK:-0}
 
