@@ -374,6 +374,7 @@ struct busy_ctx {
     atomic_int late;
     atomic_int ret;
     int victim;
+    struct tpoll *victim_tp; /* the victim's instance when not the killer's */
 };
 
 static void victim_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
@@ -398,7 +399,8 @@ static void killer_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
     tu_drain(fd);
     if (atomic_load(&c->deleted))
         return;
-    atomic_store(&c->ret, tpoll_fd_delete(tp, c->victim));
+    atomic_store(&c->ret,
+                 tpoll_fd_delete(c->victim_tp ? c->victim_tp : tp, c->victim));
     atomic_store(&c->deleted, 1);
     tu_event_post(&c->release);
 }
@@ -448,6 +450,53 @@ static void test_delete_in_callback_while_running(void **state)
     tu_destroy(tp);
 }
 
+/* The same from a callback of another instance, on a thread not bound to
+ * the victim's: "inside a callback" is a property of the OS thread. */
+static void test_delete_in_other_instance_callback(void **state)
+{
+    struct tpoll *a = tu_create(1, 0), *b = tu_create(1, 0);
+    struct tu_loop la, lb;
+    struct busy_ctx c;
+    int v[2], k[2];
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    tu_event_init(&c.entered);
+    tu_event_init(&c.release);
+    tu_socketpair(v);
+    tu_socketpair(k);
+    c.victim = v[0];
+    c.victim_tp = a;
+    tu_loop_start(&la, a, 0);
+    tu_loop_start(&lb, b, 0);
+    tu_write_byte(v[1]);
+    assert_int_equal(tpoll_fd_insert(a, v[0], victim_cb, &c, 1), 0);
+    assert_int_equal(tpoll_want_recv(a, v[0]), 0);
+    assert_true(tu_event_wait(&c.entered, 1));
+    assert_int_equal(tpoll_fd_insert(b, k[0], killer_cb, &c, 1), 0);
+    assert_int_equal(tpoll_want_recv(b, k[0]), 0);
+    tu_write_byte(k[1]);
+    /* A delete that waited for the victim would never post this. */
+    assert_true(tu_event_wait(&c.release, 1));
+    assert_int_equal(atomic_load(&c.ret), 1);
+    for (int i = 0; i < 2; i++) {
+        unsigned long l = atomic_load(&la.loops);
+
+        assert_int_equal(tpoll_wake(a, 0), 0);
+        assert_true(tu_wait_atomic(&la.loops, l + 1));
+    }
+    tu_loop_stop(&la);
+    tu_loop_stop(&lb);
+    assert_int_equal(atomic_load(&c.late), 0);
+    assert_int_equal(tpoll_fd_interest(a, v[0]), -ENOENT);
+    assert_int_equal(tpoll_fd_delete(b, k[0]), 0);
+    close(v[0]), close(v[1]), close(k[0]), close(k[1]);
+    tu_event_destroy(&c.entered);
+    tu_event_destroy(&c.release);
+    tu_destroy(a);
+    tu_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_delete_reinsert_same_fd),
         cmocka_unit_test(test_delete_from_other_thread),
         cmocka_unit_test(test_delete_in_callback_while_running),
+        cmocka_unit_test(test_delete_in_other_instance_callback),
         cmocka_unit_test(test_reuse_across_threads),
     };
 
