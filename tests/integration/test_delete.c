@@ -374,7 +374,7 @@ struct busy_ctx {
     atomic_int late;
     atomic_int ret;
     int victim;
-    struct tpoll *victim_tp; /* the victim's instance when not the killer's */
+    struct tpoll *victim_tp;
 };
 
 static void victim_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
@@ -395,58 +395,73 @@ static void killer_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct busy_ctx *c = owner;
 
-    (void)events;
+    (void)tp, (void)events;
     tu_drain(fd);
     if (atomic_load(&c->deleted))
         return;
-    atomic_store(&c->ret,
-                 tpoll_fd_delete(c->victim_tp ? c->victim_tp : tp, c->victim));
+    atomic_store(&c->ret, tpoll_fd_delete(c->victim_tp, c->victim));
     atomic_store(&c->deleted, 1);
     tu_event_post(&c->release);
 }
 
-static void test_delete_in_callback_while_running(void **state)
+/*
+ * The victim's callback runs (and blocks) on the thread `vtid` of `vtp`,
+ * watched by `vloop`; the killer, on `ktp` with mask `kmask`, deletes the
+ * victim from its own callback. A delete that waited for the victim would
+ * never post the release.
+ */
+static void delete_while_running(struct tpoll *vtp, int vtid,
+                                 struct tu_loop *vloop, struct tpoll *ktp,
+                                 tpoll_mask_t kmask)
 {
-    struct tpoll *tp = tu_create(2, 0);
-    struct tu_loop l0, l1;
     struct busy_ctx c;
     int v[2], k[2];
 
-    (void)state;
     memset(&c, 0, sizeof(c));
     tu_event_init(&c.entered);
     tu_event_init(&c.release);
     tu_socketpair(v);
     tu_socketpair(k);
     c.victim = v[0];
-    tu_loop_start(&l0, tp, 0);
-    tu_loop_start(&l1, tp, 1);
-    /* The victim stays readable (never drained) on thread 1. */
+    c.victim_tp = vtp;
+    /* The victim stays readable (never drained). */
     tu_write_byte(v[1]);
-    assert_int_equal(tpoll_fd_insert(tp, v[0], victim_cb, &c, 2), 0);
-    assert_int_equal(tpoll_want_recv(tp, v[0]), 0);
+    assert_int_equal(
+        tpoll_fd_insert(vtp, v[0], victim_cb, &c, TPOLL_THREAD(vtid)), 0);
+    assert_int_equal(tpoll_want_recv(vtp, v[0]), 0);
     assert_true(tu_event_wait(&c.entered, 1));
-    assert_int_equal(tpoll_fd_insert(tp, k[0], killer_cb, &c, 1), 0);
-    assert_int_equal(tpoll_want_recv(tp, k[0]), 0);
+    assert_int_equal(tpoll_fd_insert(ktp, k[0], killer_cb, &c, kmask), 0);
+    assert_int_equal(tpoll_want_recv(ktp, k[0]), 0);
     tu_write_byte(k[1]);
     assert_true(tu_event_wait(&c.release, 1));
     assert_int_equal(atomic_load(&c.ret), 1);
     /* Two wake round trips: the first ends the wait that ran the old
      * callback, the second is a whole wait after it. */
     for (int i = 0; i < 2; i++) {
-        unsigned long l = atomic_load(&l1.loops);
+        unsigned long l = atomic_load(&vloop->loops);
 
-        assert_int_equal(tpoll_wake(tp, 1), 0);
-        assert_true(tu_wait_atomic(&l1.loops, l + 1));
+        assert_int_equal(tpoll_wake(vtp, vtid), 0);
+        assert_true(tu_wait_atomic(&vloop->loops, l + 1));
     }
-    tu_loop_stop(&l0);
-    tu_loop_stop(&l1);
     assert_int_equal(atomic_load(&c.late), 0);
-    assert_int_equal(tpoll_fd_interest(tp, v[0]), -ENOENT);
-    assert_int_equal(tpoll_fd_delete(tp, k[0]), 0);
+    assert_int_equal(tpoll_fd_interest(vtp, v[0]), -ENOENT);
+    assert_int_equal(tpoll_fd_delete(ktp, k[0]), 0);
     close(v[0]), close(v[1]), close(k[0]), close(k[1]);
     tu_event_destroy(&c.entered);
     tu_event_destroy(&c.release);
+}
+
+static void test_delete_in_callback_while_running(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct tu_loop l0, l1;
+
+    (void)state;
+    tu_loop_start(&l0, tp, 0);
+    tu_loop_start(&l1, tp, 1);
+    delete_while_running(tp, 1, &l1, tp, TPOLL_THREAD(0));
+    tu_loop_stop(&l0);
+    tu_loop_stop(&l1);
     tu_destroy(tp);
 }
 
@@ -456,43 +471,13 @@ static void test_delete_in_other_instance_callback(void **state)
 {
     struct tpoll *a = tu_create(1, 0), *b = tu_create(1, 0);
     struct tu_loop la, lb;
-    struct busy_ctx c;
-    int v[2], k[2];
 
     (void)state;
-    memset(&c, 0, sizeof(c));
-    tu_event_init(&c.entered);
-    tu_event_init(&c.release);
-    tu_socketpair(v);
-    tu_socketpair(k);
-    c.victim = v[0];
-    c.victim_tp = a;
     tu_loop_start(&la, a, 0);
     tu_loop_start(&lb, b, 0);
-    tu_write_byte(v[1]);
-    assert_int_equal(tpoll_fd_insert(a, v[0], victim_cb, &c, 1), 0);
-    assert_int_equal(tpoll_want_recv(a, v[0]), 0);
-    assert_true(tu_event_wait(&c.entered, 1));
-    assert_int_equal(tpoll_fd_insert(b, k[0], killer_cb, &c, 1), 0);
-    assert_int_equal(tpoll_want_recv(b, k[0]), 0);
-    tu_write_byte(k[1]);
-    /* A delete that waited for the victim would never post this. */
-    assert_true(tu_event_wait(&c.release, 1));
-    assert_int_equal(atomic_load(&c.ret), 1);
-    for (int i = 0; i < 2; i++) {
-        unsigned long l = atomic_load(&la.loops);
-
-        assert_int_equal(tpoll_wake(a, 0), 0);
-        assert_true(tu_wait_atomic(&la.loops, l + 1));
-    }
+    delete_while_running(a, 0, &la, b, TPOLL_THREAD(0));
     tu_loop_stop(&la);
     tu_loop_stop(&lb);
-    assert_int_equal(atomic_load(&c.late), 0);
-    assert_int_equal(tpoll_fd_interest(a, v[0]), -ENOENT);
-    assert_int_equal(tpoll_fd_delete(b, k[0]), 0);
-    close(v[0]), close(v[1]), close(k[0]), close(k[1]);
-    tu_event_destroy(&c.entered);
-    tu_event_destroy(&c.release);
     tu_destroy(a);
     tu_destroy(b);
 }
