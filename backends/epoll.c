@@ -40,9 +40,10 @@ _Static_assert(TP_EV_RECV == 0x1 && TP_EV_SEND == 0x2 && TP_EV_HUP == 0x4 &&
 #define EP_TO_TP(x)                                                           \
     (((x) & EPOLLIN) | (((x) >> 1) & TP_EV_SEND) | (((x) >> 2) & TP_EV_HUP) | \
      ((x) & EPOLLERR))
-#define EP_TO_TP4(x) EP_TO_TP(x), EP_TO_TP(x + 1), EP_TO_TP(x + 2), EP_TO_TP(x + 3)
+#define EP_TO_TP4(x)                                                          \
+    EP_TO_TP(x), EP_TO_TP((x) + 1), EP_TO_TP((x) + 2), EP_TO_TP((x) + 3)
 #define EP_TO_TP16(x)                                                         \
-    EP_TO_TP4(x), EP_TO_TP4(x + 4), EP_TO_TP4(x + 8), EP_TO_TP4(x + 12)
+    EP_TO_TP4(x), EP_TO_TP4((x) + 4), EP_TO_TP4((x) + 8), EP_TO_TP4((x) + 12)
 
 /* A table for the low five bits (IN, PRI, OUT, ERR, HUP): one load per
  * event instead of a dozen shifts and masks. */

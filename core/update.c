@@ -97,8 +97,8 @@ static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self, int
         struct tp__thread *th = &tp->threads[tp__ctz(who)];
 
         who &= who - 1;
-        if (th == self)
-            tp__mark_self(th, fd);
+        if (self != NULL && th == self)
+            tp__mark_self(self, fd);
         else
             mark_remote(th, fd);
     }
