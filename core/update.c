@@ -90,8 +90,8 @@ static void mark_remote(struct tp__thread *th, int fd)
     tp__inbox_unlock(th);
 }
 
-static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self, int fd,
-                      tpoll_mask_t who)
+static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self,
+                                  int fd, tpoll_mask_t who)
 {
     while (who) {
         struct tp__thread *th = &tp->threads[tp__ctz(who)];
