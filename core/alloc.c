@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Every allocation of the library goes through here so that tests can make
  * any one of them fail (fault injection) without wrapping libc. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "alloc_hook.h"
@@ -22,6 +23,23 @@ void *tp__calloc(size_t n, size_t size)
             return NULL;
     }
     return calloc(n, size);
+}
+
+/* Over-allocate by one line and round the start up, rather than
+ * posix_memalign + memset: calloc leaves a large table's untouched pages
+ * unmapped (zero pages), which a memset would make resident. */
+void *tp__calloc_lines(size_t n, size_t size, void **raw)
+{
+    uintptr_t start;
+
+    if (size != 0 && n > (SIZE_MAX - TP_CACHE_LINE) / size)
+        return NULL;
+    *raw = tp__calloc(1, n * size + TP_CACHE_LINE - 1);
+    if (*raw == NULL)
+        return NULL;
+    start = ((uintptr_t)*raw + TP_CACHE_LINE - 1) &
+            ~(uintptr_t)(TP_CACHE_LINE - 1);
+    return (void *)start;
 }
 
 void tp__free(void *p)

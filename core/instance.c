@@ -10,8 +10,8 @@
 #define TP_DEFAULT_BATCH 256
 #define TP_MAX_BATCH 65536
 
-_Static_assert(sizeof(struct tp__fd) <= TP_CACHE_LINE,
-               "an fd entry must fit in one cache line");
+_Static_assert(TP_CACHE_LINE % sizeof(struct tp__fd) == 0,
+               "fd entries must tile cache lines (the table is line-aligned)");
 
 void tpoll_options_init(struct tpoll_options *opts)
 {
@@ -83,10 +83,12 @@ int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
     if (err)
         goto fail_options;
     err = -ENOMEM;
-    tp->fds = tp__calloc((size_t)tp->max_fds, sizeof(*tp->fds));
+    tp->fds = tp__calloc_lines((size_t)tp->max_fds, sizeof(*tp->fds),
+                               &tp->fds_mem);
     if (tp->fds == NULL)
         goto fail_options;
-    tp->threads = tp__calloc((size_t)tp->nthreads, sizeof(*tp->threads));
+    tp->threads = tp__calloc_lines((size_t)tp->nthreads,
+                                   sizeof(*tp->threads), &tp->threads_mem);
     if (tp->threads == NULL)
         goto fail_threads;
     for (i = 0; i < tp->nthreads; i++) {
@@ -105,9 +107,9 @@ int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
     return 0;
 
 fail_backend:
-    tp__free(tp->threads);
+    tp__free(tp->threads_mem);
 fail_threads:
-    tp__free(tp->fds);
+    tp__free(tp->fds_mem);
 fail_options:
     tp__free(tp);
     return err;
@@ -130,8 +132,8 @@ int tpoll_destroy(struct tpoll *tp)
         tpoll_thread_stop(tp);
     if (tp->be->term != NULL)
         tp->be->term(tp);
-    tp__free(tp->threads);
-    tp__free(tp->fds);
+    tp__free(tp->threads_mem);
+    tp__free(tp->fds_mem);
     tp__free(tp);
     return 0;
 }

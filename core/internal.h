@@ -75,9 +75,9 @@ struct tp__thread {
     int inbox_overflow; /* under inbox_lock: a push found the inbox full */
     int *inbox;     /* fds queued by other threads, at most one per fd */
 
-    /* Owned by the bound thread. */
-    char pad[TP_CACHE_LINE];
-    struct tpoll *tp;
+    /* Owned by the bound thread, from the next cache line on (the struct
+     * is line-aligned, so neighbouring threads share no line either). */
+    _Alignas(TP_CACHE_LINE) struct tpoll *tp;
     struct tp__fd *fds; /* tp->fds, one load less per event */
     tpoll_mask_t dbit;  /* bit, or 0 for the rest of a forked dispatch */
     int tid;
@@ -98,7 +98,7 @@ struct tp__thread {
 };
 
 struct tpoll {
-    struct tp__fd *fds;
+    struct tp__fd *fds; /* line-aligned: one entry never straddles two */
     int max_fds;
     int nthreads;
     int batch;
@@ -107,6 +107,7 @@ struct tpoll {
     tp_atomic_t started;  /* threads with an open poller and inbox */
     tp_atomic_t hwm;      /* 1 + highest fd ever inserted */
     struct tp__thread *threads;
+    void *fds_mem, *threads_mem; /* what to free: see tp__calloc_lines */
 };
 
 /* The thread bound to tp on the calling OS thread, or NULL. */
@@ -152,6 +153,9 @@ void tp__notify_locked(struct tp__thread *th);
 void tp__apply_updates(struct tp__thread *th);
 /* Dispatch registration failures recorded by the last update pass. */
 void tp__dispatch_errors(struct tp__thread *th);
+
+/* n zeroed elements starting on a cache line; free *raw, not the result. */
+void *tp__calloc_lines(size_t n, size_t size, void **raw);
 
 const struct tpoll_backend *tp__backend_find(const char *name, int *err);
 
