@@ -261,7 +261,7 @@ def main():
 
     # ---- threads ----
     out.append("\n### Threads: own fds per thread, one tpoll instance vs one "
-               "shared epoll set\n\n")
+               "shared epoll set and a bare epoll set per thread\n\n")
     rows = []
     for r in thr:
         if "prog" not in r:
@@ -278,12 +278,18 @@ def main():
         for line in f:
             if "speedup_2_over_1" in line:
                 kv = dict(w.split("=") for w in line.split()[2:])
+                bare = (f", a bare epoll set per thread {kv['epoll']}×"
+                        if "epoll" in kv else "")
                 out.append(f"\nThroughput of 2 threads over 1 (median of "
                            f"per-round ratios): tpoll {kv['tpoll']}×, "
-                           f"shared epoll set {kv['shared']}×.\n")
+                           f"shared epoll set {kv['shared']}×{bare}.\n")
                 v = float(kv["tpoll"])
+                # The bare per-thread loop shows what the machine allows.
+                floor = (f" (bare epoll set per thread: "
+                         f"{float(kv['epoll']):.2f}×)" if "epoll" in kv
+                         else "")
                 targets.append(("threads: 2 threads ≥ 1.8× one thread",
-                                f"{v:.2f}×", v >= 1.8))
+                                f"{v:.2f}×{floor}", v >= 1.8))
     idle = [r for r in thr if r.get("prog") == "tpoll" and r["idle_thread"]]
     if idle:
         v = max(r["idle_thread_woken"] for r in idle)

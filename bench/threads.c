@@ -2,13 +2,15 @@
 /*
  * Threads: T worker threads, each running its own ring (P socketpairs, A
  * active, W writes) on its own fds, optionally with one more thread that
- * has no fds at all. Two programs:
+ * has no fds at all. Three programs:
  *
  *   tpoll   one instance, one thread id per thread, each fd's mask naming
  *           only its owner;
  *   shared  one epoll set shared by every thread (EPOLLONESHOT, re-armed
  *           after each event, the usual way to share one set safely):
- *           any thread may handle any ring's fd.
+ *           any thread may handle any ring's fd;
+ *   epoll   a bare epoll set per thread, no library (no idle thread): how
+ *           far the kernel and the machine let two rings scale at all.
  *
  * Prints throughput, wakeups that found nothing to do, events handled by a
  * thread other than the fd's owner, how often the idle thread was woken,
@@ -43,8 +45,11 @@ struct tring {
     atomic_long foreign; /* events handled by another thread */
 };
 
+enum prog { PROG_TPOLL, PROG_SHARED, PROG_EPOLL };
+static const char *const prog_name[] = {"tpoll", "shared", "epoll"};
+
 struct run {
-    int shared;
+    enum prog prog;
     int nthreads; /* workers */
     int idle;     /* one more thread without fds */
     struct tring rings[MAX_T];
@@ -212,6 +217,39 @@ static void *sh_thread(void *p)
     return NULL;
 }
 
+/* ---- a bare epoll set per thread ---- */
+
+static void *own_thread(void *p)
+{
+    struct tp_arg *a = p;
+    struct run *rn = a->rn;
+    struct tring *r = &rn->rings[a->tid];
+    struct epoll_event ev[64];
+    int epfd = epoll_create1(EPOLL_CLOEXEC), i, n;
+
+    if (epfd < 0)
+        die("epoll_create1");
+    for (i = 0; i < r->npairs; i++) {
+        struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, r->fds[i][0], &e))
+            die("epoll_ctl");
+    }
+    pthread_barrier_wait(&rn->start);
+    kick(r);
+    while (atomic_load(&r->reads) < r->active + r->writes) {
+        n = epoll_wait(epfd, ev, 64, 1000);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait");
+        for (i = 0; i < n; i++)
+            ring_read(rn, r, (int)ev[i].data.u32, a->tid);
+    }
+    pthread_barrier_wait(&rn->finish);
+    pthread_barrier_wait(&rn->start);
+    close(epfd);
+    return NULL;
+}
+
 static void open_ring(struct tring *r, int owner, int npairs, int active,
                       long writes)
 {
@@ -252,7 +290,7 @@ struct result {
     double ev_per_s, cpu_ns_per_ev, idle_wakeups, foreign, idle_woken;
 };
 
-static void run_once(int shared, int nthreads, int idle, int npairs,
+static void run_once(enum prog prog, int nthreads, int idle, int npairs,
                      int active, long writes, struct result *res)
 {
     struct run *rn = calloc(1, sizeof(*rn));
@@ -264,7 +302,7 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
 
     if (rn == NULL)
         die("calloc");
-    rn->shared = shared;
+    rn->prog = prog;
     rn->nthreads = nthreads;
     rn->idle = idle;
     cur_run = rn;
@@ -272,8 +310,9 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
         open_ring(&rn->rings[t], t, npairs, active, writes);
     pthread_barrier_init(&rn->start, NULL, (unsigned)total + 1);
     pthread_barrier_init(&rn->finish, NULL,
-                         (unsigned)(shared ? total : nthreads) + 1);
-    if (shared) {
+                         (unsigned)(prog == PROG_SHARED ? total : nthreads) +
+                             1);
+    if (prog == PROG_SHARED) {
         rn->epfd = epoll_create1(EPOLL_CLOEXEC);
         for (t = 0; t < nthreads; t++) {
             int i;
@@ -288,7 +327,7 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
                     die("epoll_ctl");
             }
         }
-    } else {
+    } else if (prog == PROG_TPOLL) {
         struct tpoll_options o;
 
         tpoll_options_init(&o);
@@ -300,7 +339,10 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
     for (t = 0; t < total; t++) {
         args[t].rn = rn;
         args[t].tid = t;
-        if (pthread_create(&th[t], NULL, shared ? sh_thread : tp_thread,
+        if (pthread_create(&th[t], NULL,
+                           prog == PROG_SHARED  ? sh_thread
+                           : prog == PROG_TPOLL ? tp_thread
+                                                : own_thread,
                            &args[t]))
             die("pthread_create");
     }
@@ -310,7 +352,7 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
     pthread_barrier_wait(&rn->finish);
     dt = rn->t_end - t0;
     dc = cpu_s() - c0;
-    if (!shared) {
+    if (prog == PROG_TPOLL) {
         for (t = 0; t < total; t++) {
             struct tpoll_counters c;
 
@@ -337,9 +379,9 @@ static void run_once(int shared, int nthreads, int idle, int npairs,
     res->idle_wakeups = (double)rn->idle_wakeups;
     res->foreign = (double)foreign;
     res->idle_woken = idle ? (double)rn->idle_thread_woken : 0;
-    if (shared)
+    if (prog == PROG_SHARED)
         close(rn->epfd);
-    else
+    else if (prog == PROG_TPOLL)
         tpoll_destroy(rn->tp);
     for (t = 0; t < nthreads; t++) {
         int i;
@@ -359,12 +401,15 @@ int main(int argc, char **argv)
 {
     int npairs = 100, active = 10, rounds = 3, opt, k, c;
     long writes = 100000;
-    /* (shared, workers, idle) in the order they are run each round. */
-    static const int cfg[][3] = {{0, 1, 0}, {0, 2, 0}, {0, 1, 1}, {0, 2, 1},
-                                 {1, 1, 0}, {1, 2, 0}, {1, 1, 1}, {1, 2, 1}};
+    /* (program, workers, idle) in the order they are run each round. */
+    static const int cfg[][3] = {
+        {PROG_TPOLL, 1, 0},  {PROG_TPOLL, 2, 0},  {PROG_TPOLL, 1, 1},
+        {PROG_TPOLL, 2, 1},  {PROG_SHARED, 1, 0}, {PROG_SHARED, 2, 0},
+        {PROG_SHARED, 1, 1}, {PROG_SHARED, 2, 1}, {PROG_EPOLL, 1, 0},
+        {PROG_EPOLL, 2, 0}};
     enum { NCFG = sizeof(cfg) / sizeof(cfg[0]) };
     static struct result res[NCFG][MAX_ROUNDS];
-    double speedup[2][MAX_ROUNDS];
+    double speedup[3][MAX_ROUNDS];
 
     while ((opt = getopt(argc, argv, "p:a:w:r:")) != -1) {
         switch (opt) {
@@ -383,10 +428,11 @@ int main(int argc, char **argv)
         return 2;
     for (k = 0; k < rounds; k++) {
         for (c = 0; c < NCFG; c++)
-            run_once(cfg[c][0], cfg[c][1], cfg[c][2], npairs, active, writes,
-                     &res[c][k]);
+            run_once((enum prog)cfg[c][0], cfg[c][1], cfg[c][2], npairs,
+                     active, writes, &res[c][k]);
         speedup[0][k] = res[1][k].ev_per_s / res[0][k].ev_per_s;
         speedup[1][k] = res[5][k].ev_per_s / res[4][k].ev_per_s;
+        speedup[2][k] = res[9][k].ev_per_s / res[8][k].ev_per_s;
     }
     for (c = 0; c < NCFG; c++) {
         double v[5][MAX_ROUNDS];
@@ -401,12 +447,13 @@ int main(int argc, char **argv)
         printf("threads prog=%s T=%d idle_thread=%d P=%d A=%d W=%ld "
                "events_per_s=%.0f cpu_ns_per_event=%.0f idle_wakeups=%.0f "
                "foreign_events=%.0f idle_thread_woken=%.0f\n",
-               cfg[c][0] ? "shared" : "tpoll", cfg[c][1], cfg[c][2], npairs,
+               prog_name[cfg[c][0]], cfg[c][1], cfg[c][2], npairs,
                active, writes, bench_median(v[0], rounds),
                bench_median(v[1], rounds), bench_median(v[2], rounds),
                bench_median(v[3], rounds), bench_median(v[4], rounds));
     }
-    printf("threads speedup_2_over_1 tpoll=%.3f shared=%.3f\n",
-           bench_median(speedup[0], rounds), bench_median(speedup[1], rounds));
+    printf("threads speedup_2_over_1 tpoll=%.3f shared=%.3f epoll=%.3f\n",
+           bench_median(speedup[0], rounds), bench_median(speedup[1], rounds),
+           bench_median(speedup[2], rounds));
     return 0;
 }
