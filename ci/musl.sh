@@ -79,8 +79,11 @@ built=$(date +%s)
 
 cd "$build"
 status=0
-# The consumer projects build with the host's compiler and libc: not musl.
+# The consumer projects build with the host's compiler and libc: not musl;
+# the dlopen test is built here, with musl-gcc, and musl's loader is the
+# strict one about thread-locals in a dlopen'ed library.
 ctest --output-on-failure -j"$jobs" -LE consumer "$@" || status=$?
+ctest --output-on-failure -j"$jobs" -R '^consumer\.dlopen\.' || status=$?
 end=$(date +%s)
 echo "musl.sh: packages $((installed - start)) s, build $((built - installed)) s, tests $((end - built)) s, total $((end - start)) s"
 exit $status

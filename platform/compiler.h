@@ -2,6 +2,9 @@
 #ifndef TP_PLATFORM_COMPILER_H
 #define TP_PLATFORM_COMPILER_H
 
+/* Any libc header defines __GLIBC__ on glibc (used below). */
+#include <limits.h>
+
 #define TP_CACHE_LINE 64
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -11,9 +14,16 @@
 /* A rare path kept out of its caller, so the caller's common path does not
  * pay for the rare one's registers. */
 #define TP_NOINLINE __attribute__((noinline))
+#if defined(__GLIBC__)
 /* Thread-locals read on every wait: initial-exec spares the shared
- * library a __tls_get_addr call per access (a few words of static TLS). */
+ * library a __tls_get_addr call per access. glibc keeps static TLS room
+ * for libraries loaded later by dlopen (these are a few words); musl's
+ * loader refuses initial-exec TLS in a dlopen'ed library, and the other
+ * loaders are not checked: the general model there. */
 #define TP_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define TP_TLS _Thread_local
+#endif
 #else
 #define TP_NOINLINE
 #define TP_TLS _Thread_local
