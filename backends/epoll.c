@@ -29,7 +29,7 @@ static uint32_t to_epoll(unsigned want)
            (want & TP_EV_SEND ? EPOLLOUT : 0);
 }
 
-/* The epoll bits are kernel ABI; the asserts keep the table honest. */
+/* The epoll bits are kernel ABI; the asserts keep the shifts honest. */
 _Static_assert(EPOLLIN == 0x1 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 &&
                    EPOLLHUP == 0x10 && EPOLLRDHUP == 0x2000,
                "epoll event bits");
@@ -37,30 +37,18 @@ _Static_assert(TP_EV_RECV == 0x1 && TP_EV_SEND == 0x2 && TP_EV_HUP == 0x4 &&
                    TP_EV_ERR == 0x8,
                "tpoll event bits");
 
-#define EP_TO_TP(x)                                                           \
-    (((x) & EPOLLIN) | (((x) >> 1) & TP_EV_SEND) | (((x) >> 2) & TP_EV_HUP) | \
-     ((x) & EPOLLERR))
-#define EP_TO_TP4(x)                                                          \
-    EP_TO_TP(x), EP_TO_TP((x) + 1), EP_TO_TP((x) + 2), EP_TO_TP((x) + 3)
-#define EP_TO_TP16(x)                                                         \
-    EP_TO_TP4(x), EP_TO_TP4((x) + 4), EP_TO_TP4((x) + 8), EP_TO_TP4((x) + 12)
-
-/* A table for the low five bits (IN, PRI, OUT, ERR, HUP): one load per
- * event instead of a dozen shifts and masks. */
-static const unsigned char ep_to_tp[32] = {EP_TO_TP16(0u), EP_TO_TP16(16u)};
-
+/* Readable and/or writable, nothing else: the common case, converted
+ * inline in ep_dispatch. */
 static int only_rw(uint32_t ev)
 {
     return !(ev & ~(uint32_t)(EPOLLIN | EPOLLOUT));
 }
 
+/* Every other event (hang-up, error, priority data). */
 static unsigned from_epoll(uint32_t ev)
 {
-    unsigned out = ep_to_tp[ev & 0x1f];
-
-    if (ev & EPOLLRDHUP)
-        out |= TP_EV_HUP;
-    return out;
+    return (ev & EPOLLIN) | ((ev >> 1) & TP_EV_SEND) |
+           (((ev >> 2) | (ev >> 11)) & TP_EV_HUP) | (ev & EPOLLERR);
 }
 
 /* EPOLLEXCLUSIVE is only accepted by ADD, and not with EPOLLRDHUP: an
@@ -145,7 +133,6 @@ static void ep_dispatch(struct tp__thread *th, int n)
             continue;
         }
         ev = t->events[i].events;
-        /* Readable and/or writable, nothing else: the common case. */
         if (TP_LIKELY(only_rw(ev)))
             tp__event_rw(th, (int)(uint32_t)c, (uint32_t)(c >> 32),
                          (ev | ev >> 1) & TP_EV_BOTH);
