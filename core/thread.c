@@ -11,15 +11,13 @@
 #define TP_MAX_BINDINGS 8
 static TP_TLS struct tp__thread *bindings[TP_MAX_BINDINGS];
 
-/* Every tpoll_wait looks itself up here: the binding found moves to the
- * front, so a thread serving one instance finds it at the first slot. */
-struct tp__thread *tp__self(const struct tpoll *tp)
+/* The binding found moves to the front, so a thread serving one instance
+ * finds it at the first slot: inline there, the rest out of line. */
+static TP_NOINLINE struct tp__thread *lookup_rest(const struct tpoll *tp)
 {
-    struct tp__thread *th = bindings[0];
+    struct tp__thread *th;
     int i;
 
-    if (TP_LIKELY(th != NULL && th->tp == tp))
-        return th;
     for (i = 1; i < TP_MAX_BINDINGS; i++) {
         th = bindings[i];
         if (th != NULL && th->tp == tp) {
@@ -29,6 +27,30 @@ struct tp__thread *tp__self(const struct tpoll *tp)
         }
     }
     return NULL;
+}
+
+static inline struct tp__thread *lookup(const struct tpoll *tp)
+{
+    struct tp__thread *th = bindings[0];
+
+    if (TP_LIKELY(th != NULL && th->tp == tp))
+        return th;
+    return lookup_rest(tp);
+}
+
+struct tp__thread *tp__self(const struct tpoll *tp)
+{
+    return lookup(tp);
+}
+
+/* The calling thread's binding to tp, for the calls that need one. No
+ * binding has a NULL instance, so the NULL check waits for a miss. */
+static int bound_self(const struct tpoll *tp, struct tp__thread **th)
+{
+    *th = lookup(tp);
+    if (TP_LIKELY(*th != NULL))
+        return 0;
+    return tp == NULL ? -EINVAL : -EPERM;
 }
 
 /* Inside a callback of any instance: some binding of this OS thread is in
@@ -200,12 +222,10 @@ fail_slot:
 int tpoll_thread_stop(struct tpoll *tp)
 {
     struct tp__thread *th;
+    int err = bound_self(tp, &th);
 
-    if (tp == NULL)
-        return -EINVAL;
-    th = tp__self(tp);
-    if (th == NULL)
-        return -EPERM;
+    if (err)
+        return err;
     /* The poller and its event buffer are in use below us. */
     if (th->in_dispatch)
         return -EBUSY;
@@ -222,11 +242,9 @@ int tpoll_thread_stop(struct tpoll *tp)
 int tpoll_thread_id(const struct tpoll *tp)
 {
     struct tp__thread *th;
+    int err = bound_self(tp, &th);
 
-    if (tp == NULL)
-        return -EINVAL;
-    th = tp__self(tp);
-    return th ? th->tid : -EPERM;
+    return err ? err : th->tid;
 }
 
 /* Publish "sleeping", then (after a full fence) look once more for work:
@@ -272,25 +290,13 @@ static int renew_poller(struct tp__thread *th)
     return 0;
 }
 
-/* tpoll_wait's lookup when the calling thread's first binding is not tp. */
-static int wait_lookup(const struct tpoll *tp, struct tp__thread **th)
-{
-    if (tp == NULL)
-        return -EINVAL;
-    *th = tp__self(tp);
-    return *th == NULL ? -EPERM : 0;
-}
-
 int tpoll_wait(struct tpoll *tp, int timeout_ms)
 {
-    struct tp__thread *th = bindings[0];
-    int n;
+    struct tp__thread *th;
+    int n = bound_self(tp, &th);
 
-    if (TP_UNLIKELY(th == NULL || th->tp != tp)) {
-        n = wait_lookup(tp, &th);
-        if (n)
-            return n;
-    }
+    if (TP_UNLIKELY(n))
+        return n;
     if (th->in_dispatch) /* a nested wait would reuse the event buffer */
         return -EBUSY;
     tp_count(&th->ctr.loops, 1);
