@@ -137,7 +137,6 @@ static void drain_inbox(struct tp__thread *th)
     tp__inbox_unlock(th);
 }
 
-
 static void set_polled(struct tp__fd *e, tpoll_mask_t bit, unsigned have,
                        unsigned want)
 {
