@@ -149,7 +149,7 @@ static void ep_wake(struct tp__thread *th)
 
 static int ep_thread_init(struct tp__thread *th)
 {
-    int batch = tp__batch(tp__thread_tpoll(th));
+    int batch = tp__thread_batch(th);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_COOKIE};
     struct ep_thread *t;
     int err;

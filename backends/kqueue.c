@@ -367,7 +367,7 @@ static void free_buffers(struct kq_thread *t)
  * worth of fds (the instance's batch option) and at least one fd. */
 static int kq_thread_init(struct tp__thread *th)
 {
-    int batch = tp__batch(tp__thread_tpoll(th));
+    int batch = tp__thread_batch(th);
     int cap = batch < 2 ? 2 : batch;
     struct kq_thread *t;
     int err;

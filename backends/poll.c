@@ -87,7 +87,7 @@ static void poll_wake(struct tp__thread *th)
 static int poll_thread_init(struct tp__thread *th)
 {
     /* The wake fd, every fd, and the dispatch loop's sentinel. */
-    size_t cap = (size_t)tp__max_fds(tp__thread_tpoll(th)) + 2;
+    size_t cap = (size_t)tp__thread_max_fds(th) + 2;
     struct poll_thread *t;
     int err;
 

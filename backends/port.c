@@ -135,7 +135,7 @@ static void port_wake(struct tp__thread *th)
 
 static int port_thread_init(struct tp__thread *th)
 {
-    int batch = tp__batch(tp__thread_tpoll(th));
+    int batch = tp__thread_batch(th);
     struct port_thread *t;
     int err;
 
@@ -181,7 +181,7 @@ static void port_thread_term(struct tp__thread *th)
 
 const struct tpoll_backend tp__backend_port = {
     .name = "port",
-    .caps = TP_CAP_ONESHOT,
+    .caps = 0,
     .thread_init = port_thread_init,
     .thread_term = port_thread_term,
     .thread_forget = port_thread_term,

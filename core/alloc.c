@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Every allocation of the library goes through here so that tests can make
- * any one of them fail (fault injection) without wrapping libc. */
+/* Allocation, with a countdown that makes one allocation fail. */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "alloc_hook.h"
-#include "internal.h"
+#include "../platform/atomic.h"
+#include "../platform/compiler.h"
+#include "alloc.h"
 
 static tp_atomic_t fail_countdown; /* 0: never fail */
 

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-event path, from a backend's raw event to the user's callback.
- * It runs once per event, so it is inline in each backend's dispatch loop
- * (included through backend.h); what is rare (dropping a stale or foreign
- * event) is out of line in dispatch.c.
+ * It runs once per event, so it is inline in each backend's dispatch loop;
+ * what is rare (dropping a stale or foreign event) is out of line in
+ * dispatch.c.
  */
 #ifndef TP_CORE_EVENT_H
 #define TP_CORE_EVENT_H
 
-#include "internal.h"
+#include "dispatch.h"
+#include "head.h"
 
 /* HUP and ERR come with every wanted direction, so that the read or write
  * the callback attempts reports the condition, on every backend alike. */
@@ -29,9 +30,6 @@ static inline unsigned tp__user_events(unsigned ev, unsigned interest)
     return out;
 }
 
-/* An event that must not reach the callback; see dispatch.c. */
-void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
-
 /*
  * Running bit first, then the checks: paired with delete, which clears the
  * mask and then reads running_mask, a thread either sees the fd gone or is
@@ -42,7 +40,7 @@ void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
  * a full barrier as the handshake needs, not a compare-and-swap loop.
  *
  * fd needs no range check: every backend reports fds that the update pass
- * registered, and cookies it built. th->dbit is th's bit, or 0 once a
+ * registered, and cookies it built. dbit is th's bit, or 0 once a
  * callback forked and called tpoll_after_fork: then the mask check fails
  * and the rest of the batch, which is the parent's, is dropped without a
  * test of its own.
@@ -50,8 +48,9 @@ void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
 static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
                                 unsigned ev, unsigned conditions)
 {
-    struct tp__fd *e = &th->fds[fd];
-    tpoll_mask_t bit = th->dbit;
+    struct tp__thread_head *h = tp__head(th);
+    struct tp__fd *e = &h->fds[fd];
+    tpoll_mask_t bit = h->dbit;
     AO_t st, cb, owner, mask;
     unsigned events;
 
@@ -78,8 +77,8 @@ static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
     if (TP_UNLIKELY(ev & conditions))
         events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
     if (TP_LIKELY(events != 0)) {
-        ((tpoll_cb)cb)(th->tp, fd, events, (void *)owner);
-        th->dispatched++;
+        ((tpoll_cb)cb)(h->tp, fd, events, (void *)owner);
+        h->dispatched++;
     }
     tp_and(&e->running_mask, ~bit);
 }

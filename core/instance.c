@@ -5,7 +5,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "internal.h"
+#include "binding.h"
+#include "registry.h"
 
 #define TP_DEFAULT_BATCH 256
 #define TP_MAX_BATCH 65536
@@ -92,22 +93,17 @@ int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
     if (tp->threads == NULL)
         goto fail_threads;
     for (i = 0; i < tp->nthreads; i++) {
-        tp->threads[i].tp = tp;
-        tp->threads[i].fds = tp->fds;
+        tp->threads[i].head.tp = tp;
+        tp->threads[i].head.fds = tp->fds;
+        tp->threads[i].head.batch = tp->batch;
+        tp->threads[i].head.max_fds = tp->max_fds;
         tp->threads[i].tid = i;
         tp->threads[i].bit = TPOLL_THREAD(i);
         tp->threads[i].inbox_dead = 1;
     }
-    if (tp->be->init != NULL) {
-        err = tp->be->init(tp);
-        if (err)
-            goto fail_backend;
-    }
     *out = tp;
     return 0;
 
-fail_backend:
-    tp__free(tp->threads_mem);
 fail_threads:
     tp__free(tp->fds_mem);
 fail_options:
@@ -130,8 +126,6 @@ int tpoll_destroy(struct tpoll *tp)
             return -EBUSY;
     if (self != NULL)
         tpoll_thread_stop(tp);
-    if (tp->be->term != NULL)
-        tp->be->term(tp);
     tp__free(tp->threads_mem);
     tp__free(tp->fds_mem);
     tp__free(tp);
@@ -151,13 +145,13 @@ int tpoll_thread_counters(const struct tpoll *tp, int tid,
     if (tp == NULL || out == NULL || tid < 0 || tid >= tp->nthreads)
         return -EINVAL;
     c = &tp->threads[tid].ctr;
-    out->loops = tp_load_relaxed(&c->loops);
-    out->polls = tp_load_relaxed(&c->polls);
-    out->callbacks = tp_load_relaxed(&c->callbacks);
-    out->ctl_calls = tp_load_relaxed(&c->ctl_calls);
-    out->updates = tp_load_relaxed(&c->updates);
-    out->wakeups = tp_load_relaxed(&c->wakeups);
-    out->idle_wakeups = tp_load_relaxed(&c->idle_wakeups);
+    out->loops = tp_counter_read(&c->loops);
+    out->polls = tp_counter_read(&c->polls);
+    out->callbacks = tp_counter_read(&c->callbacks);
+    out->ctl_calls = tp_counter_read(&c->ctl_calls);
+    out->updates = tp_counter_read(&c->updates);
+    out->wakeups = tp_counter_read(&c->wakeups);
+    out->idle_wakeups = tp_counter_read(&c->idle_wakeups);
     return 0;
 }
 
@@ -171,29 +165,9 @@ const char *tpoll_version_string(void)
     return TPOLL_VERSION_STRING;
 }
 
-/* ---- accessors for backends ---- */
-
-struct tpoll *tp__thread_tpoll(const struct tp__thread *th)
-{
-    return th->tp;
-}
+/* ---- for tests ---- */
 
 int tp__thread_tid(const struct tp__thread *th)
 {
     return th->tid;
-}
-
-int tp__max_fds(const struct tpoll *tp)
-{
-    return tp->max_fds;
-}
-
-int tp__batch(const struct tpoll *tp)
-{
-    return tp->batch;
-}
-
-void tp__count_ctl(struct tp__thread *th, unsigned n)
-{
-    tp_count(&th->ctr.ctl_calls, n);
 }

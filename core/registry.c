@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "internal.h"
+#include "tpoll.h"
+#include "registry.h"
 #include "tpoll_config.h"
 
 extern const struct tpoll_backend tp__backend_epoll;

@@ -10,7 +10,6 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define TP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define TP_INTERNAL __attribute__((visibility("hidden")))
 /* A rare path kept out of its caller, so the caller's common path does not
  * pay for the rare one's registers. */
 #define TP_NOINLINE __attribute__((noinline))
@@ -29,7 +28,6 @@
 #define TP_TLS _Thread_local
 #define TP_LIKELY(x) (x)
 #define TP_UNLIKELY(x) (x)
-#define TP_INTERNAL
 #endif
 
 #endif

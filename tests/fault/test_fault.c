@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "alloc_hook.h"
+#include "alloc.h"
 #include "testutil.h"
 
 #define MAX_FDS 256

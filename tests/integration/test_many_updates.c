@@ -9,7 +9,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core.h"
 #include "testutil.h"
 
 #define WANT_PAIRS (TP_QUEUE_CAP + TP_QUEUE_CAP / 2)

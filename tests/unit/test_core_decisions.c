@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "event.h"
+#include "backend.h"
+#include "core.h"
+#include "queue.h"
 
 enum { CALL_SET, CALL_REMOVE, CALL_FLUSH };
 

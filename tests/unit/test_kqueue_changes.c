@@ -19,7 +19,8 @@
 #include <sys/event.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "core.h"
 #include "testutil.h"
 #include "tpoll_kqueue_config.h"
 

@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "binding.h"
+#include "wake.h"
 
 extern const struct tpoll_backend tp__backend_port;
 

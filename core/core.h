@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the core keeps per instance and per thread id. Data only: the
+ * files of core/ that act on it each hold one part (queue.c the queues,
+ * wake.h the sleep word, pass.c the update pass, ...). Never included by
+ * backends, which see a thread only through its head (core/head.h).
+ * The backend's services (core/backend.h) are not declared here: the core
+ * calls the vtable, and only backends call the services.
+ */
+#ifndef TP_CORE_INSTANCE_H
+#define TP_CORE_INSTANCE_H
+
+#include "alloc.h"
+#include "head.h"
+#include "vtable.h"
+
+/* Update queues are bounded, so that memory does not grow with max_fds
+ * per thread; an fd that finds its queue full keeps its update_mask bit
+ * and is found by a scan of the table instead. */
+#define TP_QUEUE_CAP 1024
+/* Registration failures reported per pass; more in one pass are not
+ * reported (the registrations still fail, and are retried at the next
+ * interest change). */
+#define TP_ERR_CAP 64
+
+struct tp__counters {
+    tp_counter_t loops, polls, callbacks, ctl_calls, updates, wakeups,
+        idle_wakeups;
+};
+
+struct tp__thread {
+    /* First: the part that backends and the per-event path read. */
+    struct tp__thread_head head;
+
+    /* Written by other threads, on a line of its own (the head is read on
+     * every event, and its counter written). Sleep/notify: the owner
+     * writes wstate, notifiers (under inbox_lock) write notified. */
+    _Alignas(TP_CACHE_LINE) tp_atomic_t wstate;
+    tp_atomic_t notified;
+    /* Scan backends: the polled bits changed since the poll set was last
+     * built (by this thread's update pass, or another thread's delete). */
+    tp_atomic_t scan_dirty;
+    /* The inbox. */
+    tp_atomic_t inbox_lock;
+    tp_atomic_t ninbox;
+    int inbox_dead;     /* under inbox_lock: thread not started, drop pushes */
+    int inbox_overflow; /* under inbox_lock: a push found the inbox full */
+    int *inbox;         /* fds queued by other threads, at most one per fd */
+
+    /* Owned by the bound thread, from the next cache line on (the array
+     * is line-aligned, so neighbouring threads share no line either). */
+    _Alignas(TP_CACHE_LINE) int tid;
+    tpoll_mask_t bit;
+    tp_atomic_t bound; /* an OS thread holds this id */
+    int *local;        /* fds queued by this thread, at most one per fd */
+    int nlocal;
+    int qcap;     /* capacity of local and inbox */
+    int overflow; /* a queue overflowed: the next pass scans update_mask */
+    int *errs;    /* fds whose registration failed in this pass */
+    int nerrs;
+    int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
+    int fork_pending; /* after_fork ran in a callback of this dispatch: the
+                       * rest of the batch is the parent's; the poller is
+                       * renewed when the dispatch ends */
+    struct tp__counters ctr;
+};
+
+struct tpoll {
+    struct tp__fd *fds; /* line-aligned: one entry never straddles two */
+    int max_fds;
+    int nthreads;
+    int batch;
+    const struct tpoll_backend *be;
+    tp_atomic_t started; /* threads with an open poller and inbox */
+    tp_atomic_t hwm;     /* 1 + highest fd ever inserted */
+    struct tp__thread *threads;
+    void *fds_mem, *threads_mem; /* what to free: see tp__calloc_lines */
+};
+
+/* Thread id of th (tests' fake backends report it). */
+int tp__thread_tid(const struct tp__thread *th);
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fd table entry and its lock: the lowest room of the core. Everything
+ * here is about one entry; nothing knows about threads beyond their bits.
+ */
+#ifndef TP_CORE_FD_H
+#define TP_CORE_FD_H
+
+#include <stdint.h>
+
+#include "tpoll.h"
+#include "../platform/atomic.h"
+#include "../platform/compiler.h"
+
+/* Interest and event bits, shared by the table, the core and backends. */
+#define TP_EV_RECV 0x1u
+#define TP_EV_SEND 0x2u
+#define TP_EV_BOTH (TP_EV_RECV | TP_EV_SEND)
+#define TP_EV_HUP 0x4u
+#define TP_EV_ERR 0x8u
+/* In a backend's `want` only: wake one of the threads sharing the fd. */
+#define TP_EV_EXCL 0x10u
+
+/*
+ * fd state word: interest (TP_EV_RECV|TP_EV_SEND), lock, exclusive flag,
+ * in-use, and the generation in the high bits. One word so that an
+ * interest change (CAS) can never lose a concurrent delete's generation
+ * bump, and a reader sees both at once.
+ */
+#define TP_ST_LOCK 0x8u
+#define TP_ST_EXCL TP_EV_EXCL /* inserted with TPOLL_FD_EXCLUSIVE */
+/* In use: the bit just below the generation, so that the key TP_GEN()
+ * that cookies carry is odd for a live fd and never matches a free entry:
+ * one comparison per event checks both. */
+#define TP_ST_INUSE 0x80u
+#define TP_ST_GEN_SHIFT 8
+#define TP_ST_GEN_ONE ((AO_t)1 << TP_ST_GEN_SHIFT)
+#define TP_GEN(st) ((uint32_t)((st) >> (TP_ST_GEN_SHIFT - 1)))
+
+/* One fd table entry: exactly one cache line on LP64 (asserted). */
+struct tp__fd {
+    tp_atomic_t state;        /* TP_ST_* bits and generation */
+    tp_atomic_t thread_mask;  /* threads allowed to poll and dispatch */
+    tp_atomic_t update_mask;  /* threads with this fd queued for update */
+    tp_atomic_t polled_recv;  /* threads whose poller watches recv */
+    tp_atomic_t polled_send;  /* threads whose poller watches send */
+    tp_atomic_t running_mask; /* threads inside (or entering) the callback */
+    tp_atomic_t cb;           /* tpoll_cb, as an integer for atomic access */
+    tp_atomic_t owner;
+};
+
+/* The LOCK bit of the state word serialises the entry's writers (insert,
+ * delete, migration) and an update pass registering the fd. */
+int tp__fd_trylock(struct tp__fd *e, AO_t *st);
+AO_t tp__fd_lock(struct tp__fd *e);
+void tp__fd_unlock(struct tp__fd *e);
+
+/* Busy-wait step for the core's short spinlocks: pause, then yield. */
+void tp__spin_pause(unsigned *spins);
+
+/* What the poller of the thread with `bit` watches of the fd. */
+static inline unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit)
+{
+    return (tp_load(&e->polled_recv) & bit ? TP_EV_RECV : 0) |
+           (tp_load(&e->polled_send) & bit ? TP_EV_SEND : 0);
+}
+
+/* What it should watch, from the state word st. */
+static inline unsigned tp__wanted(const struct tp__fd *e, AO_t st,
+                                  tpoll_mask_t bit)
+{
+    if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & bit))
+        return (unsigned)(st & TP_EV_BOTH);
+    return 0;
+}
+
+/* Record that the poller of the thread with `bit` went from watching
+ * `have` to watching `want`. */
+static inline void tp__fd_set_polled(struct tp__fd *e, tpoll_mask_t bit,
+                                     unsigned have, unsigned want)
+{
+    unsigned on = want & ~have, off = have & ~want;
+
+    if (on & TP_EV_RECV)
+        tp_or(&e->polled_recv, bit);
+    if (on & TP_EV_SEND)
+        tp_or(&e->polled_send, bit);
+    if (off & TP_EV_RECV)
+        tp_and(&e->polled_recv, ~bit);
+    if (off & TP_EV_SEND)
+        tp_and(&e->polled_send, ~bit);
+}
+
+static inline int tp__ctz(tpoll_mask_t m)
+{
+    return __builtin_ctzl(m);
+}
+
+#endif

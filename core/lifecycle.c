@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* Thread lifecycle: queues, poller, the per-thread init hook, teardown. */
+#include <errno.h>
+
+#include "binding.h"
+#include "lifecycle.h"
+#include "queue.h"
+
+static int alloc_queues(struct tp__thread *th)
+{
+    int max_fds = th->head.max_fds;
+
+    th->qcap = max_fds < TP_QUEUE_CAP ? max_fds : TP_QUEUE_CAP;
+    th->overflow = 0;
+    th->local = tp__calloc((size_t)th->qcap, sizeof(int));
+    th->inbox = tp__calloc((size_t)th->qcap, sizeof(int));
+    th->errs = tp__calloc(TP_ERR_CAP, sizeof(int));
+    if (th->local && th->inbox && th->errs)
+        return 0;
+    tp__thread_free_queues(th);
+    return -ENOMEM;
+}
+
+void tp__thread_free_queues(struct tp__thread *th)
+{
+    tp__free(th->local);
+    tp__free(th->inbox);
+    tp__free(th->errs);
+    th->local = th->inbox = th->errs = NULL;
+    th->nlocal = th->nerrs = th->overflow = 0;
+}
+
+/* The per-thread init hook: queue every live fd this thread may poll.
+ * Bounded by the highest fd ever inserted, not by the table size. */
+static void mark_all_for(struct tp__thread *th)
+{
+    struct tpoll *tp = th->head.tp;
+    int fd, hwm = (int)tp_load(&tp->hwm);
+
+    for (fd = 0; fd < hwm; fd++) {
+        struct tp__fd *e = &tp->fds[fd];
+
+        if ((tp_load(&e->state) & TP_ST_INUSE) &&
+            (tp_load(&e->thread_mask) & th->bit))
+            tp__mark_self(th, fd);
+    }
+}
+
+/* Forget this thread's registrations in the table. Each polled bit is
+ * cleared under the fd lock, so a concurrent delete either saw it (and
+ * already removed the fd from our still-open poller) or never will. */
+static void clear_thread_bits(struct tp__thread *th)
+{
+    struct tpoll *tp = th->head.tp;
+    int fd, hwm = (int)tp_load(&tp->hwm);
+
+    for (fd = 0; fd < hwm; fd++) {
+        struct tp__fd *e = &tp->fds[fd];
+
+        if (!((tp_load_relaxed(&e->polled_recv) |
+               tp_load_relaxed(&e->polled_send) |
+               tp_load_relaxed(&e->update_mask)) &
+              th->bit))
+            continue;
+        tp__fd_lock(e);
+        tp_and(&e->polled_recv, ~th->bit);
+        tp_and(&e->polled_send, ~th->bit);
+        tp_and(&e->update_mask, ~th->bit);
+        tp__fd_unlock(e);
+    }
+}
+
+/* th has a fresh poller: open its inbox, count it as started, and run the
+ * per-thread init hook. */
+static void go_live(struct tp__thread *th)
+{
+    tp_store(&th->wstate, 0);
+    tp_store(&th->notified, 0);
+    tp_store(&th->scan_dirty, 1);
+    /* After fork the id may come from a thread that vanished inside its
+     * dispatch: nothing of that dispatch belongs to the new binding. */
+    th->in_dispatch = 0;
+    th->head.dbit = th->bit;
+    tp__inbox_set_dead(th, 0);
+    tp_or(&th->head.tp->started, th->bit);
+    mark_all_for(th);
+}
+
+int tp__thread_open(struct tp__thread *th)
+{
+    int err;
+
+    err = alloc_queues(th);
+    if (err)
+        return err;
+    err = th->head.tp->be->thread_init(th);
+    if (err) {
+        tp__thread_free_queues(th);
+        return err;
+    }
+    go_live(th);
+    return 0;
+}
+
+void tp__thread_close(struct tp__thread *th)
+{
+    struct tpoll *tp = th->head.tp;
+
+    tp_and(&tp->started, ~th->bit);
+    tp__inbox_set_dead(th, 1);
+    clear_thread_bits(th);
+    tp->be->thread_term(th);
+    tp__thread_free_queues(th);
+}
+
+int tp__thread_renew(struct tp__thread *th)
+{
+    int err;
+
+    th->nlocal = th->nerrs = th->overflow = 0;
+    err = th->head.tp->be->thread_init(th);
+    if (err) {
+        tp__thread_free_queues(th);
+        tp__unbind(th);
+        tp_store(&th->bound, 0);
+        return err;
+    }
+    go_live(th);
+    return 0;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The update pass. It clears an fd's update bit before reading the fd's
+ * state, so a change racing with the pass is either seen by it or queues
+ * the fd again.
+ */
+#include "event.h"
+#include "pass.h"
+#include "queue.h"
+
+void tp__record_error(struct tp__thread *th, int fd)
+{
+    if (th->nerrs < TP_ERR_CAP)
+        th->errs[th->nerrs++] = fd;
+}
+
+static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
+{
+    return want && (st & TP_ST_EXCL) &&
+                   (th->head.tp->be->caps & TP_CAP_EXCLUSIVE)
+               ? TP_EV_EXCL
+               : 0;
+}
+
+/* Decide from (thread in mask, interest, registered) and act; runs with
+ * fd locked. Returns 1 when the backend was asked to change something. */
+static int update_fd(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->head.fds[fd];
+    AO_t st = tp_load(&e->state);
+    unsigned want = tp__wanted(e, st, th->bit);
+    unsigned have = tp__polled_for(e, th->bit);
+    int err;
+
+    if (want == have)
+        return 0;
+    /* Scan backends read the polled bits themselves: flag them changed. */
+    if (th->head.tp->be->caps & TP_CAP_SCAN) {
+        tp__fd_set_polled(e, th->bit, have, want);
+        tp_store_relaxed(&th->scan_dirty, 1);
+        return 1;
+    }
+    err = th->head.tp->be->set(th, fd, TP_GEN(st), have,
+                               want | excl_flag(th, st, want));
+    if (err) {
+        /* Nothing registered that we cannot account for: drop what the
+         * backend refused and tell the fd's callback. */
+        tp__fd_set_polled(e, th->bit, have, want & have);
+        if (want & ~have)
+            tp__record_error(th, fd);
+        return 1;
+    }
+    tp__fd_set_polled(e, th->bit, have, want);
+    return 1;
+}
+
+/* want == have, read without the lock: the common stop-then-want case.
+ * Nothing here needs the lock: only this thread sets its polled bits, a
+ * delete removes registrations itself, and a change racing with this read
+ * queues the fd again (its update bit was cleared just before). Immediate
+ * backends only, since a batch keeps the fds it queued locked until the
+ * flush. */
+static int settled(const struct tp__thread *th, const struct tp__fd *e)
+{
+    return tp__wanted(e, tp_load(&e->state), th->bit) ==
+           tp__polled_for(e, th->bit);
+}
+
+static void unlock_range(struct tp__thread *th, int from, int to)
+{
+    int i;
+
+    for (i = from; i < to; i++)
+        tp__fd_unlock(&th->head.fds[th->local[i]]);
+}
+
+static void flush(struct tp__thread *th)
+{
+    if (th->head.tp->be->flush != NULL)
+        th->head.tp->be->flush(th);
+}
+
+/*
+ * A batching backend's changes reach the kernel only at the flush, so the
+ * fds of a batch stay locked until then: a delete of one of them waits and
+ * then finds the registration in place to remove. A lock held elsewhere is
+ * only ever waited for with no lock held (flush and release first), so two
+ * passes, or a pass and a delete, cannot deadlock.
+ */
+static void process_queue(struct tp__thread *th)
+{
+    int batch = (th->head.tp->be->caps & TP_CAP_BATCH) != 0;
+    int i, held_from = 0, changed = 0;
+    AO_t st;
+
+    for (i = 0; i < th->nlocal; i++) {
+        struct tp__fd *e = &th->head.fds[th->local[i]];
+
+        tp_and(&e->update_mask, ~th->bit);
+        if (!batch && settled(th, e))
+            continue;
+        if (!tp__fd_trylock(e, &st)) {
+            if (batch) {
+                if (changed)
+                    flush(th);
+                unlock_range(th, held_from, i);
+                changed = 0;
+            }
+            held_from = i;
+            tp__fd_lock(e);
+        }
+        changed |= update_fd(th, th->local[i]);
+        if (!batch) {
+            tp__fd_unlock(e);
+            held_from = i + 1;
+        }
+    }
+    if (batch) {
+        if (changed)
+            flush(th);
+        unlock_range(th, held_from, i);
+    }
+    tp_count(&th->ctr.updates, (AO_t)th->nlocal);
+    th->nlocal = 0;
+}
+
+/* After an overflow the queues are incomplete, but every fd that needs a
+ * visit has its update_mask bit: collect them from the table, a queue
+ * load at a time. Entries still queued are among them. */
+static void apply_by_scan(struct tp__thread *th)
+{
+    struct tpoll *tp = th->head.tp;
+    int fd = 0, hwm = (int)tp_load(&tp->hwm);
+
+    th->overflow = 0;
+    th->nlocal = 0;
+    while (fd < hwm) {
+        for (; fd < hwm && th->nlocal < th->qcap; fd++)
+            if (tp_load_relaxed(&tp->fds[fd].update_mask) & th->bit)
+                th->local[th->nlocal++] = fd;
+        process_queue(th);
+    }
+}
+
+void tp__apply_updates(struct tp__thread *th)
+{
+    tp__drain_inbox(th);
+    if (TP_UNLIKELY(th->overflow))
+        apply_by_scan(th);
+    else if (th->nlocal != 0)
+        process_queue(th);
+}
+
+/* Registration failures become an error event on the fd's callback, once,
+ * and are not retried until the interest changes again. */
+void tp__dispatch_errors(struct tp__thread *th)
+{
+    int i, n = th->nerrs;
+
+    th->nerrs = 0;
+    for (i = 0; i < n; i++) {
+        int fd = th->errs[i];
+        AO_t st = tp_load(&th->head.fds[fd].state);
+
+        tp__event(th, fd, TP_GEN(st), TP_EV_ERR);
+    }
+}

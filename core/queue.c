@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Update queues: marking an fd for a thread, and the inbox. */
+#include <string.h>
+
+#include "binding.h"
+#include "queue.h"
+#include "wake.h"
+
+void tp__inbox_lock(struct tp__thread *th)
+{
+    unsigned spins = 0;
+
+    while (tp_cas(&th->inbox_lock, 0, 1) != 0)
+        tp__spin_pause(&spins);
+}
+
+void tp__inbox_unlock(struct tp__thread *th)
+{
+    tp_store(&th->inbox_lock, 0);
+}
+
+void tp__notify_locked(struct tp__thread *th)
+{
+    if (tp__wake_notify(th))
+        th->head.tp->be->wake(th);
+}
+
+void tp__inbox_set_dead(struct tp__thread *th, int dead)
+{
+    tp__inbox_lock(th);
+    th->inbox_dead = dead;
+    th->inbox_overflow = 0;
+    tp_store(&th->ninbox, 0);
+    tp__inbox_unlock(th);
+}
+
+void tp__mark_self(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->head.fds[fd];
+
+    if (tp_load_relaxed(&e->update_mask) & th->bit)
+        return;
+    if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
+        if (TP_LIKELY(th->nlocal < th->qcap))
+            th->local[th->nlocal++] = fd;
+        else
+            th->overflow = 1;
+    }
+}
+
+/* The dead check and the bit flip happen under the inbox lock, so that a
+ * stopping thread, which marks its inbox dead and then clears its bits,
+ * never leaves a bit set with no queue entry behind it. */
+static void mark_remote(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->head.fds[fd];
+
+    if (tp_load(&e->update_mask) & th->bit)
+        return;
+    tp__inbox_lock(th);
+    if (!th->inbox_dead && !(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
+        AO_t n = tp_load_relaxed(&th->ninbox);
+
+        /* A full inbox is never empty: the sleeper's check still sees it. */
+        if (TP_LIKELY(n < (AO_t)th->qcap)) {
+            th->inbox[n] = fd;
+            tp_store(&th->ninbox, n + 1);
+        } else {
+            th->inbox_overflow = 1;
+        }
+        tp__notify_locked(th);
+    }
+    tp__inbox_unlock(th);
+}
+
+static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self,
+                                  int fd, tpoll_mask_t who)
+{
+    while (who) {
+        struct tp__thread *th = &tp->threads[tp__ctz(who)];
+
+        who &= who - 1;
+        if (self != NULL && th == self)
+            tp__mark_self(self, fd);
+        else
+            mark_remote(th, fd);
+    }
+}
+
+void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
+{
+    struct tp__thread *self = tp__self(tp);
+
+    who &= tp_load(&tp->started);
+    /* The common case, a thread changing its own fd, without the loop's
+     * call frame. */
+    if (self != NULL && who == self->bit)
+        tp__mark_self(self, fd);
+    else
+        mark_each(tp, self, fd, who);
+}
+
+void tp__drain_inbox(struct tp__thread *th)
+{
+    AO_t n;
+
+    if (tp_load(&th->ninbox) == 0)
+        return;
+    tp__inbox_lock(th);
+    n = tp_load_relaxed(&th->ninbox);
+    if (th->inbox_overflow || th->nlocal + (int)n > th->qcap) {
+        /* Every dropped entry kept its update_mask bit: the scan finds it. */
+        th->overflow = 1;
+        th->inbox_overflow = 0;
+    } else {
+        memcpy(th->local + th->nlocal, th->inbox, n * sizeof(int));
+        th->nlocal += (int)n;
+    }
+    tp_store(&th->ninbox, 0);
+    tp__inbox_unlock(th);
+}

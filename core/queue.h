@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Update queues. A change of an fd sets, for every started thread that
+ * must act, its bit in update_mask; whoever flips the bit from 0 to 1
+ * queues the fd on that thread (its local array, or its inbox when the
+ * change comes from another thread), so an fd sits at most once in a
+ * thread's queues. The update pass (pass.c) empties them.
+ */
+#ifndef TP_CORE_QUEUE_H
+#define TP_CORE_QUEUE_H
+
+#include "core.h"
+
+/* The inbox lock of a thread (a spinlock: held for a few stores). */
+void tp__inbox_lock(struct tp__thread *th);
+void tp__inbox_unlock(struct tp__thread *th);
+
+/* Tell th it has work; signal it if it sleeps. Inbox lock held. */
+void tp__notify_locked(struct tp__thread *th);
+
+/* Queue fd for re-evaluation on each started thread of `who`. */
+void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who);
+/* Queue fd on th itself (the calling thread). */
+void tp__mark_self(struct tp__thread *th, int fd);
+
+/* Move the inbox into the local queue (or flag an overflow). Runs on th. */
+void tp__drain_inbox(struct tp__thread *th);
+
+/* Open (dead = 0) or close th's inbox, emptying it. */
+void tp__inbox_set_dead(struct tp__thread *th, int dead);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The type of a backend: what the core calls. Backends implement it in
+ * backends/<name>.c; the core calls through it and never names a backend
+ * (core/registry.c lists them).
+ */
+#ifndef TP_CORE_VTABLE_H
+#define TP_CORE_VTABLE_H
+
+#include <stdint.h>
+
+struct tpoll;
+struct tp__thread;
+
+/* Capability flags. */
+/* `set` only queues; changes reach the kernel in `flush`, and failures are
+ * reported there through tp__change_failed(). The core keeps the fds of a
+ * batch locked until the flush so that a delete never races a queued add. */
+#define TP_CAP_BATCH 0x1u
+/* No kernel registrations: the backend builds its poll set from the
+ * table's polled bits (tp__scan_polled) whenever tp__scan_dirty() says they
+ * changed. The core never calls `set` or `remove`: they may be NULL. */
+#define TP_CAP_SCAN 0x2u
+/* set() understands TP_EV_EXCL in `want` (epoll: EPOLLEXCLUSIVE). Other
+ * backends never see the flag. */
+#define TP_CAP_EXCLUSIVE 0x8u
+
+struct tpoll_backend {
+    const char *name;
+    unsigned caps;
+
+    /* Create/close this thread's poller and wake mechanism. thread_init
+     * runs on the thread being bound; thread_term on the same thread. */
+    int (*thread_init)(struct tp__thread *th);
+    void (*thread_term)(struct tp__thread *th);
+    /* In a forked child: release the thread's resources without any call
+     * that would change kernel state shared with the parent. */
+    void (*thread_forget)(struct tp__thread *th);
+
+    /* May this backend watch fd? Called at insert. Optional. 0 or -errno. */
+    int (*fd_check)(struct tpoll *tp, int fd);
+
+    /* Make th's registration of fd watch `want` with cookie `gen`, where
+     * `have` is what is registered now. Runs on th, with fd locked.
+     * Immediate backends return 0 or -errno; batching ones return 0. */
+    int (*set)(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
+               unsigned want);
+    /* Submit queued changes (TP_CAP_BATCH only). Runs on th. */
+    void (*flush)(struct tp__thread *th);
+    /* Synchronously stop watching fd in th's poller, from any thread, with
+     * fd locked (delete). `have` is what th has registered. */
+    void (*remove)(struct tp__thread *th, int fd, unsigned have);
+
+    /* Wait for events (at most timeout_ms, -1 forever). Returns the number
+     * of raw events fetched, or -errno. Runs on th. */
+    int (*poll)(struct tp__thread *th, int timeout_ms);
+    /* Report the n fetched events through tp__event(). Runs on th. */
+    void (*dispatch)(struct tp__thread *th, int n);
+    /* Make th's poll return. Any thread; th's inbox lock is held. */
+    void (*wake)(struct tp__thread *th);
+};
+
+#endif
