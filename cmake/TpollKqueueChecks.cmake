@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The kqueue API differs between the BSDs and macOS in a few places that
 # backends/kqueue.c adapts to: EVFILT_USER and EV_RECEIPT may be missing,
-# udata is void * except on NetBSD (intptr_t), and data is int64_t on
-# FreeBSD 12+ and intptr_t elsewhere. Results go to tpoll_kqueue_config.h.
+# and udata is void * except on NetBSD (intptr_t). Results go to
+# tpoll_kqueue_config.h.
 if(NOT "kqueue" IN_LIST TPOLL_BACKENDS)
   return()
 endif()
@@ -19,7 +19,7 @@ endif()
 set(_tp_kq_headers "#include <sys/types.h>\n#include <stdint.h>\n#include <sys/event.h>\n")
 
 # Cached by name: a new include directory must not reuse old answers.
-foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_EV_RECEIPT TP_KQ_UDATA_PTR TP_KQ_UDATA_INTPTR TP_KQ_DATA_INT64 TP_KQ_DATA_INTPTR)
+foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_EV_RECEIPT TP_KQ_UDATA_PTR TP_KQ_UDATA_INTPTR)
   unset(${v} CACHE)
 endforeach()
 
@@ -30,8 +30,7 @@ if(NOT _tp_kq_note_trigger)
 endif()
 check_symbol_exists(EV_RECEIPT "sys/types.h;sys/event.h" TP_KQ_HAVE_EV_RECEIPT)
 
-# One candidate type per check: on LP64 int64_t and intptr_t may be the
-# same type, which one _Generic could not list twice.
+# One candidate type per check: the cached answer says which type matched.
 function(_tp_kq_field_is field type var)
   check_c_source_compiles("${_tp_kq_headers}
 int main(void)
@@ -54,16 +53,6 @@ else()
   set(TP_KQ_UDATA_T "intptr_t")
 endif()
 
-_tp_kq_field_is(data int64_t TP_KQ_DATA_INT64)
-if(TP_KQ_DATA_INT64)
-  set(TP_KQ_DATA_T "int64_t")
-else()
-  _tp_kq_field_is(data intptr_t TP_KQ_DATA_INTPTR)
-  if(NOT TP_KQ_DATA_INTPTR)
-    message(FATAL_ERROR "kqueue: struct kevent's data is neither int64_t nor intptr_t; see cmake/TpollKqueueChecks.cmake")
-  endif()
-  set(TP_KQ_DATA_T "intptr_t")
-endif()
 cmake_pop_check_state()
 
 foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_EV_RECEIPT)
@@ -83,10 +72,9 @@ file(WRITE ${PROJECT_BINARY_DIR}/config/tpoll_kqueue_config.h.in
 #define TP_KQ_HAVE_EVFILT_USER @TP_KQ_HAVE_EVFILT_USER@
 #define TP_KQ_HAVE_EV_RECEIPT @TP_KQ_HAVE_EV_RECEIPT@
 #define TP_KQ_UDATA_T @TP_KQ_UDATA_T@
-#define TP_KQ_DATA_T @TP_KQ_DATA_T@
 
 #endif
 ")
 configure_file(${PROJECT_BINARY_DIR}/config/tpoll_kqueue_config.h.in
   ${PROJECT_BINARY_DIR}/config/tpoll_kqueue_config.h @ONLY)
-message(STATUS "kqueue: EVFILT_USER=${TP_KQ_HAVE_EVFILT_USER} EV_RECEIPT=${TP_KQ_HAVE_EV_RECEIPT} udata=${TP_KQ_UDATA_T} data=${TP_KQ_DATA_T}")
+message(STATUS "kqueue: EVFILT_USER=${TP_KQ_HAVE_EVFILT_USER} EV_RECEIPT=${TP_KQ_HAVE_EV_RECEIPT} udata=${TP_KQ_UDATA_T}")
