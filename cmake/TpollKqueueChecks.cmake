@@ -18,14 +18,22 @@ endif()
 # Some systems need <sys/types.h> before <sys/event.h>.
 set(_tp_kq_headers "#include <sys/types.h>\n#include <stdint.h>\n#include <sys/event.h>\n")
 
-# Cached by name: a new include directory must not reuse old answers.
-foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_EV_RECEIPT TP_KQ_UDATA_PTR TP_KQ_UDATA_INTPTR)
-  unset(${v} CACHE)
-endforeach()
+# check_* caches each answer under its variable's name only, yet an answer
+# holds only for the headers it was found in. So the answers are keyed on
+# the include directories: a changed one (the emulation switched on or off)
+# asks again, and a plain reconfigure asks nothing.
+if(NOT "${CMAKE_REQUIRED_INCLUDES}" STREQUAL "${TP_KQ_CHECKED_INCLUDES}")
+  foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_NOTE_TRIGGER TP_KQ_HAVE_EV_RECEIPT
+            TP_KQ_UDATA_PTR TP_KQ_UDATA_INTPTR)
+    unset(${v} CACHE)
+  endforeach()
+  set(TP_KQ_CHECKED_INCLUDES "${CMAKE_REQUIRED_INCLUDES}" CACHE INTERNAL
+    "Include directories the cached kqueue checks ran with")
+endif()
 
 check_symbol_exists(EVFILT_USER "sys/types.h;sys/event.h" TP_KQ_HAVE_EVFILT_USER)
-check_symbol_exists(NOTE_TRIGGER "sys/types.h;sys/event.h" _tp_kq_note_trigger)
-if(NOT _tp_kq_note_trigger)
+check_symbol_exists(NOTE_TRIGGER "sys/types.h;sys/event.h" TP_KQ_HAVE_NOTE_TRIGGER)
+if(NOT TP_KQ_HAVE_NOTE_TRIGGER)
   set(TP_KQ_HAVE_EVFILT_USER 0)
 endif()
 check_symbol_exists(EV_RECEIPT "sys/types.h;sys/event.h" TP_KQ_HAVE_EV_RECEIPT)
