@@ -22,7 +22,7 @@ mkdir -p "$build"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
     -DTPOLL_BUILD_TESTS=OFF -DTPOLL_BUILD_EXAMPLES=OFF "${extra[@]}" \
     >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
-# Generated headers (version.h, tpoll_config.h) must exist.
+# Generated headers (version.h, tpoll_config.h, tpoll_backends.h) must exist.
 cmake --build "$build" -j2 >"$build/build.log" 2>&1 ||
     { tail -n 40 "$build/build.log"; exit 1; }
 

@@ -1,40 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* Which backends this build has, in order of preference, and lookup by
- * name. CMake writes tpoll_config.h from the TPOLL_BACKENDS option. */
+ * name. Both lists come from tpoll_backends.h, which CMake generates from
+ * its one list of backends (cmake/TpollBackends.cmake). */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "tpoll.h"
 #include "registry.h"
+#include "tpoll_backends.h"
 #include "tpoll_config.h"
 
-extern const struct tpoll_backend tp__backend_epoll;
-extern const struct tpoll_backend tp__backend_kqueue;
-extern const struct tpoll_backend tp__backend_port;
-extern const struct tpoll_backend tp__backend_poll;
-extern const struct tpoll_backend tp__backend_select;
+#define DECLARE(name) extern const struct tpoll_backend tp__backend_##name;
+TP_COMPILED_BACKENDS(DECLARE)
+#undef DECLARE
 
+#define ADDRESS(name) &tp__backend_##name,
 static const struct tpoll_backend *const compiled[] = {
-#if TP_HAVE_BACKEND_EPOLL
-    &tp__backend_epoll,
-#endif
-#if TP_HAVE_BACKEND_KQUEUE
-    &tp__backend_kqueue,
-#endif
-#if TP_HAVE_BACKEND_PORT
-    &tp__backend_port,
-#endif
-#if TP_HAVE_BACKEND_POLL
-    &tp__backend_poll,
-#endif
-#if TP_HAVE_BACKEND_SELECT
-    &tp__backend_select,
-#endif
-};
+    TP_COMPILED_BACKENDS(ADDRESS)};
+#undef ADDRESS
 
-static const char *const known[] = {"epoll", "kqueue", "port", "poll",
-                                    "select"};
+/* Known but not compiled answers -ENOTSUP rather than -ENOENT. */
+#define NAME(name) #name,
+static const char *const known[] = {TP_KNOWN_BACKENDS(NAME)};
+#undef NAME
 
 const struct tpoll_backend *tp__backend_find(const char *name, int *err)
 {
