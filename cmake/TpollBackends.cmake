@@ -90,5 +90,5 @@ endif()
 
 # Feature checks of one backend's API (kqueue: EVFILT_USER, EV_RECEIPT,
 # udata type; event ports) live beside it and write their own header.
-include(TpollKqueueChecks OPTIONAL)
-include(TpollPortChecks OPTIONAL)
+include(TpollKqueueChecks)
+include(TpollPortChecks)

@@ -3,5 +3,5 @@
 # the library (hidden symbols) when TPOLL_TEST_EMULATION=ON.
 set(TPOLL_EMUL_SOURCES)
 set(TPOLL_EMUL_INCLUDE_DIR ${CMAKE_CURRENT_LIST_DIR}/include)
-include(${CMAKE_CURRENT_LIST_DIR}/kqueue/sources.cmake OPTIONAL)
-include(${CMAKE_CURRENT_LIST_DIR}/port/sources.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/kqueue/sources.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/port/sources.cmake)
