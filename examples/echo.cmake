@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 add_executable(tpoll_echo ${CMAKE_CURRENT_LIST_DIR}/echo.c)
+tpoll_c11(tpoll_echo)
 target_compile_definitions(tpoll_echo PRIVATE _GNU_SOURCE)
 target_link_libraries(tpoll_echo PRIVATE tpoll::tpoll tpoll_warnings tpoll_sanitize Threads::Threads)
 if(TPOLL_BUILD_TESTS)
