@@ -62,14 +62,21 @@ else()
   set(TPOLL_DEFAULT_BACKEND_RESOLVED ${TPOLL_DEFAULT_BACKEND})
 endif()
 
-# tpoll_backends.h: the compiled backends in order of preference, whatever
-# the order of TPOLL_BACKENDS, and every known name, as X-macro lists.
+# The compiled backends in order of preference, whatever the order of
+# TPOLL_BACKENDS, and those of them that run on the emulation; then
+# tpoll_backends.h, which has them and every known name as X-macro lists.
+set(TPOLL_COMPILED_BACKENDS)
+set(TPOLL_EMULATED_BACKENDS)
 set(_tp_compiled_x "")
 set(_tp_known_x "")
 foreach(b IN LISTS TPOLL_KNOWN_BACKENDS)
   string(APPEND _tp_known_x " X(${b})")
   if(b IN_LIST TPOLL_BACKENDS)
+    list(APPEND TPOLL_COMPILED_BACKENDS ${b})
     string(APPEND _tp_compiled_x " X(${b})")
+    if(NOT b IN_LIST _tp_native)
+      list(APPEND TPOLL_EMULATED_BACKENDS ${b})
+    endif()
   endif()
 endforeach()
 file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/config/tpoll_backends.h @ONLY CONTENT

@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: MIT
 message(STATUS "")
 message(STATUS "tpoll ${PROJECT_VERSION} configuration")
-message(STATUS "  backends compiled : ${TPOLL_BACKENDS}")
+# In the registry's order, which is the order of preference.
+message(STATUS "  backends compiled : ${TPOLL_COMPILED_BACKENDS}")
 message(STATUS "  default backend   : ${TPOLL_DEFAULT_BACKEND_RESOLVED} (TPOLL_DEFAULT_BACKEND=${TPOLL_DEFAULT_BACKEND})")
-message(STATUS "  test emulation    : ${TPOLL_TEST_EMULATION}")
+if(TPOLL_EMULATED_BACKENDS)
+  message(STATUS "  test emulation    : ${TPOLL_TEST_EMULATION} (emulated: ${TPOLL_EMULATED_BACKENDS})")
+else()
+  message(STATUS "  test emulation    : ${TPOLL_TEST_EMULATION}")
+endif()
 message(STATUS "  shared library    : ${TPOLL_BUILD_SHARED}")
 message(STATUS "  tests / examples / bench : ${TPOLL_BUILD_TESTS} / ${TPOLL_BUILD_EXAMPLES} / ${TPOLL_BUILD_BENCH}")
 message(STATUS "  sanitizers        : ${TPOLL_SANITIZE}")
