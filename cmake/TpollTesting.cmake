@@ -9,11 +9,14 @@
 #                  [LIBS <lib>...] [INCLUDES <dir>...]
 #                  [LINK_OPTIONS <option>...] [DEFINITIONS <def>...]
 #                  [LABELS <label>...] [TIMEOUT <seconds>] [RUN_SERIAL]
+#                  [HOOKED]
 #                  [ENVIRONMENT <var>=<value>...]
 #                  [PROPERTIES <property> <value>...])
 #
 # SOURCES builds the executable TARGET (default: NAME) in the calling
-# directory, linked with tpoll_test_support and LIBS; INCLUDES come first,
+# directory, linked with tpoll_test_support (HOOKED: tpoll_test_support_hooked,
+# the library with the core's test hooks, for tests that force
+# interleavings) and LIBS; INCLUDES come first,
 # so that tests/emul/include can stand in for a system header. COMMAND
 # runs anything else: a script with its interpreter, a program built by
 # other means. In COMMAND, @BACKEND@ stands for the entry's backend, and
@@ -26,7 +29,7 @@
 # LABELS added, exit code 77 means skipped, TIMEOUT 120 unless given,
 # and any other ctest PROPERTIES as given.
 function(tpoll_add_test)
-  cmake_parse_arguments(PARSE_ARGV 0 T "RUN_SERIAL" "NAME;KIND;TARGET;TIMEOUT"
+  cmake_parse_arguments(PARSE_ARGV 0 T "RUN_SERIAL;HOOKED" "NAME;KIND;TARGET;TIMEOUT"
     "SOURCES;COMMAND;BACKENDS;LIBS;INCLUDES;LINK_OPTIONS;DEFINITIONS;LABELS;ENVIRONMENT;PROPERTIES")
   if(T_UNPARSED_ARGUMENTS OR NOT T_NAME OR NOT T_KIND)
     message(FATAL_ERROR "tpoll_add_test(${ARGV}): needs NAME and KIND, and no other words than its keywords")
@@ -43,7 +46,11 @@ function(tpoll_add_test)
     tpoll_c11(${T_TARGET})
     target_include_directories(${T_TARGET} BEFORE PRIVATE ${T_INCLUDES})
     target_compile_definitions(${T_TARGET} PRIVATE ${T_DEFINITIONS})
-    target_link_libraries(${T_TARGET} PRIVATE tpoll_test_support ${T_LIBS})
+    if(T_HOOKED)
+      target_link_libraries(${T_TARGET} PRIVATE tpoll_test_support_hooked ${T_LIBS})
+    else()
+      target_link_libraries(${T_TARGET} PRIVATE tpoll_test_support ${T_LIBS})
+    endif()
     target_link_options(${T_TARGET} PRIVATE ${T_LINK_OPTIONS})
     set(T_COMMAND ${T_TARGET})
   elseif(T_COMMAND)

@@ -2,6 +2,7 @@
 /* The services the core offers to backends (declared in backend.h). */
 #include "backend.h"
 #include "core.h"
+#include "hooks.h"
 #include "pass.h"
 #include "queue.h"
 
@@ -44,7 +45,10 @@ void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
  * rebuild's scan read it sets the flag again after ours is cleared. */
 int tp__scan_dirty(struct tp__thread *th)
 {
-    return tp_load_relaxed(&th->scan_dirty) && tp_swap(&th->scan_dirty, 0);
+    if (!(tp_load_relaxed(&th->scan_dirty) && tp_swap(&th->scan_dirty, 0)))
+        return 0;
+    TP_HOOK(TP_HOOK_SCAN_REBUILD, th->tid);
+    return 1;
 }
 
 void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg)

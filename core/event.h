@@ -10,6 +10,7 @@
 
 #include "dispatch.h"
 #include "head.h"
+#include "hooks.h"
 
 /* HUP and ERR come with every wanted direction, so that the read or write
  * the callback attempts reports the condition, on every backend alike. */
@@ -77,6 +78,7 @@ static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
     if (TP_UNLIKELY(ev & conditions))
         events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
     if (TP_LIKELY(events != 0)) {
+        TP_HOOK(TP_HOOK_DISPATCH_CHECKED, fd);
         ((tpoll_cb)cb)(h->tp, fd, events, (void *)owner);
         h->dispatched++;
     }

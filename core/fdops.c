@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "binding.h"
+#include "hooks.h"
 #include "queue.h"
 
 static int valid_mask(const struct tpoll *tp, tpoll_mask_t m)
@@ -151,10 +152,12 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
         else
             tp->be->remove(th, fd, tp__polled_for(e, th->bit));
     }
+    TP_HOOK(TP_HOOK_DELETE_UNREGISTERED, fd);
     tp_store(&e->polled_recv, 0);
     tp_store(&e->polled_send, 0);
     tp_store(&e->cb, 0);
     tp_store(&e->owner, 0);
+    TP_HOOK(TP_HOOK_DELETE_DONE, fd);
     tp__fd_unlock(e);
     return wait_callbacks_elsewhere(tp, e);
 }

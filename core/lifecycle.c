@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "binding.h"
+#include "hooks.h"
 #include "lifecycle.h"
 #include "queue.h"
 
@@ -98,6 +99,7 @@ int tp__thread_open(struct tp__thread *th)
         tp__thread_free_queues(th);
         return err;
     }
+    TP_HOOK(TP_HOOK_START_BUILT, th->tid);
     go_live(th);
     return 0;
 }

@@ -5,6 +5,7 @@
  * the fd again.
  */
 #include "event.h"
+#include "hooks.h"
 #include "pass.h"
 #include "queue.h"
 
@@ -109,6 +110,7 @@ static void process_queue(struct tp__thread *th)
             held_from = i;
             tp__fd_lock(e);
         }
+        TP_HOOK(TP_HOOK_PASS_LOCKED, th->local[i]);
         changed |= update_fd(th, th->local[i]);
         if (!batch) {
             tp__fd_unlock(e);

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "binding.h"
+#include "hooks.h"
 #include "lifecycle.h"
 #include "pass.h"
 #include "queue.h"
@@ -24,6 +25,7 @@ int tpoll_thread_start(struct tpoll *tp, int tid)
     err = tp__bind(th);
     if (err)
         goto fail_slot;
+    TP_HOOK(TP_HOOK_START_CLAIMED, tid);
     err = tp__thread_open(th);
     if (err)
         goto fail_open;
@@ -47,6 +49,7 @@ int tpoll_thread_stop(struct tpoll *tp)
     if (th->in_dispatch)
         return -EBUSY;
     tp__thread_close(th);
+    TP_HOOK(TP_HOOK_STOP_TORN_DOWN, th->tid);
     tp__unbind(th);
     tp_store(&th->bound, 0);
     return 0;
@@ -98,8 +101,11 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         tp__apply_updates(th);
     if (timeout_ms != 0 && !tp__wake_sleep_begin(th))
         timeout_ms = 0;
+    if (timeout_ms != 0)
+        TP_HOOK(TP_HOOK_BEFORE_POLL, th->tid);
     n = tp->be->poll(th, timeout_ms);
     tp__wake_sleep_end(th);
+    TP_HOOK(TP_HOOK_POLLED, th->tid);
     if (timeout_ms != 0) /* a poll that could block, as the counter says */
         tp_count(&th->ctr.polls, 1);
     th->head.dispatched = 0;
