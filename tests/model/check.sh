@@ -59,8 +59,12 @@ spin -a "${defs[@]}" "$src" >spin.out 2>&1 || {
 search=()
 [ "$variant" = fixed ] || search=(-DBFS)
 "$cc" -O2 -w -DSAFETY -DCOLLAPSE "${search[@]}" -DMEMLIM="$memlim" -o pan pan.c
+# A model may ask for run-time options on a line of its own:
+#   /* check.sh: pan -E */
+panflags=$(sed -n 's|^/\* check\.sh: pan \(.*\) \*/$|\1|p' "$src")
 start=$(date +%s.%N)
-./pan -m"$depth" -c1 >pan.out 2>&1 || true
+# shellcheck disable=SC2086
+./pan -m"$depth" -c1 $panflags >pan.out 2>&1 || true
 end=$(date +%s.%N)
 
 errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | tail -1)
