@@ -6,9 +6,10 @@ set -euo pipefail
 
 # g++ for the header's C++ consumer test, wrk for the HTTP example's load
 # test, clang's sanitizer and libFuzzer runtimes (only recommended by clang,
-# so not pulled in with --no-install-recommends), clang-tidy for analysis.
+# so not pulled in with --no-install-recommends), clang-tidy for analysis,
+# spin for the protocol models (tests/model).
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev clang-tidy pkg-config
-      libatomic-ops-dev libcmocka-dev wrk "$@")
+      libatomic-ops-dev libcmocka-dev wrk spin "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
