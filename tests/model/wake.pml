@@ -50,8 +50,8 @@
 
 #define NP 3            /* 0: owner, 1 and 2: notifiers */
 #define SB 3            /* store buffer depth: the owner's longest run of
-                         * stores without a fence (woke_up's two, then
-                         * sleep_timeout's one) */
+                         * stores without a fence before a sleep (woke_up's
+                         * two, then sleep_timeout's one) */
 #define NOTES 2         /* notifications per notifier */
 
 /* Memory locations. */
@@ -129,8 +129,10 @@ inline load(p, l, v)
 }
 
 /* A store; rel says release (may not pass older stores under PSO). A
- * full buffer drains its oldest entry first: SB is chosen so that this
- * never cuts a reordering the code allows short. */
+ * full buffer drains its oldest entry first. SB covers every run of
+ * stores between two fences on a path that sleeps; only repeated
+ * zero-timeout waits of the old protocol can fill it, and the fixed
+ * protocol's state space is the same with SB = 4. */
 inline store(p, l, v, rel)
 {
 #ifdef SC
