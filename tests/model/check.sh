@@ -73,8 +73,11 @@ secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
 name="$(basename "$model") $variant${defs[*]:+ (${defs[*]})}"
 echo "check.sh: $name: ${states:-?} states, ${errors:-?} errors, ${secs}s"
 
-# A search cut short proves nothing either way.
-if [ -z "$errors" ] || grep -q "max search depth too small\|out of memory\|memory limit" pan.out; then
+# A search cut short proves nothing either way. pan also says "not
+# completed" when it stops at the first error, which is a result.
+if [ -z "$errors" ] ||
+    grep -q "max search depth too small\|reached -DMEMLIM bound\|out of memory" pan.out ||
+    { [ "$errors" -eq 0 ] && grep -q "Search not completed" pan.out; }; then
     cat pan.out
     echo "check.sh: FAIL: $name: the search did not complete"
     exit 1
@@ -86,7 +89,7 @@ fi
 trail() {
     spin -t -p "${defs[@]}" "$src" |
         grep -v -P '^\t\t|\[printf\(|\[(DO|IF|break|else|\.\(goto\)|sub-sequence|\(1\))\]|\[goto |fi_[ij]|sb_' |
-        head -n "${TPOLL_MODEL_TRAIL:-120}"
+        head -n "${TPOLL_MODEL_TRAIL:-120}" || true # head may close the pipe early
 }
 
 if [ "$variant" = fixed ]; then
