@@ -13,6 +13,7 @@
 
 struct ep_thread {
     int epfd;
+    struct tp_fdmark epmark;
     struct tp_wakefd wake;
     int nevents;
     struct epoll_event events[];
@@ -128,8 +129,8 @@ static void ep_dispatch(struct tp__thread *th, int n)
         uint32_t ev;
 
         if (c == WAKE_COOKIE) {
-            tp_wakefd_drain(&t->wake);
-            tp__woken(th);
+            if (tp__woken(th))
+                tp_wakefd_drain(&t->wake);
             continue;
         }
         ev = t->events[i].events;
@@ -163,6 +164,7 @@ static int ep_thread_init(struct tp__thread *th)
         err = -errno;
         goto fail_epoll;
     }
+    tp_fdmark_take(&t->epmark, t->epfd);
     err = tp_wakefd_open(&t->wake);
     if (err)
         goto fail_wake;
@@ -182,8 +184,7 @@ fail_epoll:
     return err;
 }
 
-/* Closing the epoll set drops all its registrations; in a forked child the
- * set is shared with the parent, and closing our copy leaves it intact. */
+/* Closing the epoll set drops all its registrations. */
 static void ep_thread_term(struct tp__thread *th)
 {
     struct ep_thread *t = ep(th);
@@ -194,12 +195,25 @@ static void ep_thread_term(struct tp__thread *th)
     *tp__backend_data(th) = NULL;
 }
 
+/* In a forked child the set is shared with the parent, and closing our
+ * copy leaves it intact; but the child may have closed the number and
+ * opened a file of its own there: close only what is still ours. */
+static void ep_thread_forget(struct tp__thread *th)
+{
+    struct ep_thread *t = ep(th);
+
+    tp_wakefd_forget(&t->wake);
+    tp_fdmark_close_if_owned(&t->epmark);
+    tp__free(t);
+    *tp__backend_data(th) = NULL;
+}
+
 const struct tpoll_backend tp__backend_epoll = {
     .name = "epoll",
     .caps = TP_CAP_EXCLUSIVE,
     .thread_init = ep_thread_init,
     .thread_term = ep_thread_term,
-    .thread_forget = ep_thread_term,
+    .thread_forget = ep_thread_forget,
     .set = ep_set,
     .remove = ep_remove,
     .poll = ep_poll,

@@ -277,9 +277,8 @@ static void kq_dispatch(struct tp__thread *th, int n)
 
         t->bits[i] = 0;
         if (is_wake(t, ev)) {
-            if (!t->use_user)
+            if (tp__woken(th) && !t->use_user)
                 tp_wakefd_drain(&t->wake);
-            tp__woken(th);
             continue;
         }
         first = fold_slot(t, i);
@@ -412,8 +411,6 @@ fail_buffers:
 
 static void free_thread(struct tp__thread *th, struct kq_thread *t)
 {
-    if (!t->use_user)
-        tp_wakefd_close(&t->wake);
     free_buffers(t);
     *tp__backend_data(th) = NULL;
 }
@@ -423,15 +420,22 @@ static void kq_thread_term(struct tp__thread *th)
     struct kq_thread *t = kt(th);
 
     close(t->kq);
+    if (!t->use_user)
+        tp_wakefd_close(&t->wake);
     free_thread(th, t);
 }
 
 /* In a forked child the kqueue does not exist ("not inherited by a child
  * created with fork"), and its number may already name another file, so
- * it is not closed; the wake pipe is inherited and is closed. */
+ * it is not closed; the wake pipe is inherited, and closed where it still
+ * is ours. */
 static void kq_thread_forget(struct tp__thread *th)
 {
-    free_thread(th, kt(th));
+    struct kq_thread *t = kt(th);
+
+    if (!t->use_user)
+        tp_wakefd_forget(&t->wake);
+    free_thread(th, t);
 }
 
 /*

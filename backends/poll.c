@@ -63,8 +63,8 @@ static void poll_dispatch(struct tp__thread *th, int n)
     const struct pollfd *p = &t->pfd[1], *end = &t->pfd[t->n];
 
     if (t->pfd[0].revents) {
-        tp_wakefd_drain(&t->wake);
-        tp__woken(th);
+        if (tp__woken(th))
+            tp_wakefd_drain(&t->wake);
         n--;
     }
     /* n entries have revents: skip the quiet ones in a tight loop that
@@ -114,14 +114,24 @@ fail_gens:
     return err;
 }
 
-static void poll_thread_term(struct tp__thread *th)
+static void free_thread(struct tp__thread *th, struct poll_thread *t)
 {
-    struct poll_thread *t = pt(th);
-
-    tp_wakefd_close(&t->wake);
     tp__free(t->gens);
     tp__free(t);
     *tp__backend_data(th) = NULL;
+}
+
+static void poll_thread_term(struct tp__thread *th)
+{
+    tp_wakefd_close(&pt(th)->wake);
+    free_thread(th, pt(th));
+}
+
+/* In a forked child: the wake fd's number may be the child's own file. */
+static void poll_thread_forget(struct tp__thread *th)
+{
+    tp_wakefd_forget(&pt(th)->wake);
+    free_thread(th, pt(th));
 }
 
 const struct tpoll_backend tp__backend_poll = {
@@ -129,7 +139,7 @@ const struct tpoll_backend tp__backend_poll = {
     .caps = TP_CAP_SCAN,
     .thread_init = poll_thread_init,
     .thread_term = poll_thread_term,
-    .thread_forget = poll_thread_term,
+    .thread_forget = poll_thread_forget,
     .poll = poll_poll,
     .dispatch = poll_dispatch,
     .wake = poll_wake,

@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "../core/backend.h"
+#include "../platform/fdmark.h"
 
 /* No event source numbers 0: a slot still holding it was not written. */
 #define NO_SOURCE 0
 
 struct port_thread {
     int port;
+    struct tp_fdmark mark;
     int nevents;
     port_event_t events[];
 };
@@ -121,7 +123,7 @@ static void port_dispatch(struct tp__thread *th, int n)
             tp__event(th, fd, (uint32_t)(uintptr_t)e->portev_user,
                       from_poll(e->portev_events));
         } else if (e->portev_source == PORT_SOURCE_USER) {
-            tp__woken(th);
+            (void)tp__woken(th);
         }
     }
 }
@@ -153,6 +155,7 @@ static int port_thread_init(struct tp__thread *th)
         err = -errno;
         goto fail_cloexec;
     }
+    tp_fdmark_take(&t->mark, t->port);
     *tp__backend_data(th) = t;
     return 0;
 
@@ -163,13 +166,7 @@ fail_port:
     return err;
 }
 
-/*
- * Closing a port drops every association it holds. A forked child shares
- * the parent's ports (port_create(3C)), but closing its copy removes only
- * the associations the child itself made (port_close_sourcefd() matches
- * the closing pid): the parent's port and associations stay intact, so
- * the same close serves thread_forget.
- */
+/* Closing a port drops every association it holds. */
 static void port_thread_term(struct tp__thread *th)
 {
     struct port_thread *t = pt(th);
@@ -179,12 +176,28 @@ static void port_thread_term(struct tp__thread *th)
     *tp__backend_data(th) = NULL;
 }
 
+/*
+ * A forked child shares the parent's ports (port_create(3C)), but closing
+ * its copy removes only the associations the child itself made
+ * (port_close_sourcefd() matches the closing pid): the parent's port and
+ * associations stay intact. The child may have reused the number for a
+ * file of its own, though: close it only while it is still the port.
+ */
+static void port_thread_forget(struct tp__thread *th)
+{
+    struct port_thread *t = pt(th);
+
+    tp_fdmark_close_if_owned(&t->mark);
+    tp__free(t);
+    *tp__backend_data(th) = NULL;
+}
+
 const struct tpoll_backend tp__backend_port = {
     .name = "port",
     .caps = 0,
     .thread_init = port_thread_init,
     .thread_term = port_thread_term,
-    .thread_forget = port_thread_term,
+    .thread_forget = port_thread_forget,
     .set = port_set,
     .remove = port_remove,
     .poll = port_poll,

@@ -99,8 +99,8 @@ static void select_dispatch(struct tp__thread *th, int n)
     int i;
 
     if (FD_ISSET(t->wake.rfd, &t->rd_out)) {
-        tp_wakefd_drain(&t->wake);
-        tp__woken(th);
+        if (tp__woken(th))
+            tp_wakefd_drain(&t->wake);
         n--;
     }
     for (i = 0; i < t->nfds && n > 0; i++) {
@@ -144,10 +144,16 @@ static int select_thread_init(struct tp__thread *th)
 
 static void select_thread_term(struct tp__thread *th)
 {
-    struct select_thread *t = st(th);
+    tp_wakefd_close(&st(th)->wake);
+    tp__free(st(th));
+    *tp__backend_data(th) = NULL;
+}
 
-    tp_wakefd_close(&t->wake);
-    tp__free(t);
+/* In a forked child: the wake fd's number may be the child's own file. */
+static void select_thread_forget(struct tp__thread *th)
+{
+    tp_wakefd_forget(&st(th)->wake);
+    tp__free(st(th));
     *tp__backend_data(th) = NULL;
 }
 
@@ -157,7 +163,7 @@ const struct tpoll_backend tp__backend_select = {
     .fd_check = select_fd_check,
     .thread_init = select_thread_init,
     .thread_term = select_thread_term,
-    .thread_forget = select_thread_term,
+    .thread_forget = select_thread_forget,
     .poll = select_poll,
     .dispatch = select_dispatch,
     .wake = select_wake,

@@ -6,9 +6,12 @@
 #include "pass.h"
 #include "queue.h"
 
-void tp__woken(struct tp__thread *th)
+int tp__woken(struct tp__thread *th)
 {
+    if (th->fork_pending)
+        return 0;
     tp_count(&th->ctr.wakeups, 1);
+    return 1;
 }
 
 void tp__count_ctl(struct tp__thread *th, unsigned n)

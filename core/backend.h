@@ -45,8 +45,11 @@ static inline int tp__thread_max_fds(struct tp__thread *th)
     return tp__head(th)->max_fds;
 }
 
-/* The thread's wake signal was consumed. */
-void tp__woken(struct tp__thread *th);
+/* The thread's wake signal fired. Returns 1 if the backend consumes it
+ * (drains its wake fd), 0 if it must leave it alone: a callback of this
+ * dispatch forked, and the rest of the batch, the wake signal among it,
+ * belongs to the parent, whose wake fd the child shares. */
+int tp__woken(struct tp__thread *th);
 
 /* A queued change failed in flush: `dirs` are not registered after all. */
 void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err);

@@ -23,6 +23,20 @@
  * interest change). */
 #define TP_ERR_CAP 64
 
+/*
+ * Life of a thread id. A fork can find another thread anywhere inside
+ * tpoll_thread_start or tpoll_thread_stop; the child trusts only a LIVE
+ * thread (built to the end and not yet being torn down). OPENING and
+ * CLOSING are stored before the first and after the last step of those
+ * calls, LIVE and FREE after their last one.
+ */
+enum {
+    TP_LIFE_FREE,    /* no OS thread holds the id */
+    TP_LIFE_OPENING, /* claimed: queues and poller being built */
+    TP_LIFE_LIVE,    /* bound, poller and queues complete */
+    TP_LIFE_CLOSING, /* being torn down */
+};
+
 struct tp__counters {
     tp_counter_t loops, polls, callbacks, ctl_calls, updates, wakeups,
         idle_wakeups;
@@ -51,7 +65,7 @@ struct tp__thread {
      * is line-aligned, so neighbouring threads share no line either). */
     _Alignas(TP_CACHE_LINE) int tid;
     tpoll_mask_t bit;
-    tp_atomic_t bound; /* an OS thread holds this id */
+    tp_atomic_t life; /* TP_LIFE_*: what a forked child may trust */
     int *local;        /* fds queued by this thread, at most one per fd */
     int nlocal;
     int qcap;     /* capacity of local and inbox */

@@ -4,41 +4,35 @@
 
 #include "binding.h"
 #include "lifecycle.h"
-#include "queue.h"
 
 /*
- * In the child only the calling thread exists. Other threads' pollers are
- * released without a kernel call (an epoll set is shared with the parent,
- * and a DEL in the child would remove the parent's registrations); locks
- * that a vanished thread held are reset.
+ * A thread id whose thread vanished with the fork. Its poller and queues
+ * are released without a kernel call that would change state shared with
+ * the parent (an epoll set is shared, and a DEL in the child would remove
+ * the parent's registrations), and only if it was LIVE: one caught inside
+ * tpoll_thread_start or tpoll_thread_stop has half-built or half-freed
+ * state that nothing can be trusted of, so it is left as it is (a leak in
+ * the child, never a crash, a double free or a close of a number that is
+ * not ours).
  */
-int tpoll_after_fork(struct tpoll *tp)
+static void forget_thread(struct tpoll *tp, struct tp__thread *th)
 {
-    struct tp__thread *self;
-    int i, fd, hwm;
-
-    if (tp == NULL)
-        return -EINVAL;
-    self = tp__self(tp);
-    for (i = 0; i < tp->nthreads; i++) {
-        struct tp__thread *th = &tp->threads[i];
-
-        tp_store(&th->inbox_lock, 0);
-        if (!tp_load(&th->bound))
-            continue;
-        tp_and(&tp->started, ~th->bit);
-        tp__inbox_set_dead(th, 1);
-        /* Called from a callback: the dispatch still reads the poller's
-         * event buffer; it is released when the dispatch ends. */
-        if (th == self && self->in_dispatch)
-            continue;
+    if (tp_load(&th->life) == TP_LIFE_LIVE) {
         tp->be->thread_forget(th);
-        if (th != self) {
-            tp__thread_free_queues(th);
-            tp_store(&th->bound, 0);
-        }
+        tp__thread_free_queues(th);
+    } else {
+        th->local = th->inbox = th->errs = NULL;
+        th->nlocal = th->nerrs = th->overflow = 0;
     }
-    hwm = (int)tp_load(&tp->hwm);
+    tp_store(&th->life, TP_LIFE_FREE);
+}
+
+/* Locks that a vanished thread held are reset, and every record of what
+ * the parent's pollers held is dropped: the child's poller starts empty. */
+static void reset_table(struct tpoll *tp)
+{
+    int fd, hwm = (int)tp_load(&tp->hwm);
+
     for (fd = 0; fd < hwm; fd++) {
         struct tp__fd *e = &tp->fds[fd];
 
@@ -48,13 +42,38 @@ int tpoll_after_fork(struct tpoll *tp)
         tp_store(&e->update_mask, 0);
         tp_store(&e->running_mask, 0);
     }
+}
+
+int tpoll_after_fork(struct tpoll *tp)
+{
+    struct tp__thread *self;
+    int i;
+
+    if (tp == NULL)
+        return -EINVAL;
+    self = tp__self(tp);
+    tp_store(&tp->started, 0);
+    for (i = 0; i < tp->nthreads; i++) {
+        struct tp__thread *th = &tp->threads[i];
+
+        tp_store(&th->inbox_lock, 0);
+        th->inbox_dead = 1;
+        th->inbox_overflow = 0;
+        tp_store(&th->ninbox, 0);
+        if (th != self && tp_load(&th->life) != TP_LIFE_FREE)
+            forget_thread(tp, th);
+    }
+    reset_table(tp);
     if (self == NULL)
         return 0;
+    /* Called from a callback: the dispatch still reads the poller's event
+     * buffer; the poller is renewed when the dispatch ends. */
     if (self->in_dispatch) {
         self->nlocal = self->nerrs = self->overflow = 0;
         self->fork_pending = 1;
         self->head.dbit = 0;
         return 0;
     }
+    tp->be->thread_forget(self);
     return tp__thread_renew(self);
 }

@@ -122,7 +122,8 @@ int tpoll_destroy(struct tpoll *tp)
     if (self != NULL && self->in_dispatch)
         return -EBUSY;
     for (i = 0; i < tp->nthreads; i++)
-        if (&tp->threads[i] != self && tp_load(&tp->threads[i].bound))
+        if (&tp->threads[i] != self &&
+            tp_load(&tp->threads[i].life) != TP_LIFE_FREE)
             return -EBUSY;
     if (self != NULL)
         tpoll_thread_stop(tp);

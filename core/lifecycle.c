@@ -124,7 +124,7 @@ int tp__thread_renew(struct tp__thread *th)
     if (err) {
         tp__thread_free_queues(th);
         tp__unbind(th);
-        tp_store(&th->bound, 0);
+        tp_store(&th->life, TP_LIFE_FREE);
         return err;
     }
     go_live(th);

@@ -20,7 +20,7 @@ int tpoll_thread_start(struct tpoll *tp, int tid)
     if (tp__self(tp) != NULL)
         return -EBUSY;
     th = &tp->threads[tid];
-    if (tp_cas(&th->bound, 0, 1) != 0)
+    if (tp_cas(&th->life, TP_LIFE_FREE, TP_LIFE_OPENING) != TP_LIFE_FREE)
         return -EBUSY;
     err = tp__bind(th);
     if (err)
@@ -29,12 +29,13 @@ int tpoll_thread_start(struct tpoll *tp, int tid)
     err = tp__thread_open(th);
     if (err)
         goto fail_open;
+    tp_store(&th->life, TP_LIFE_LIVE);
     return 0;
 
 fail_open:
     tp__unbind(th);
 fail_slot:
-    tp_store(&th->bound, 0);
+    tp_store(&th->life, TP_LIFE_FREE);
     return err;
 }
 
@@ -48,10 +49,11 @@ int tpoll_thread_stop(struct tpoll *tp)
     /* The poller and its event buffer are in use below us. */
     if (th->in_dispatch)
         return -EBUSY;
+    tp_store(&th->life, TP_LIFE_CLOSING);
     tp__thread_close(th);
     TP_HOOK(TP_HOOK_STOP_TORN_DOWN, th->tid);
     tp__unbind(th);
-    tp_store(&th->bound, 0);
+    tp_store(&th->life, TP_LIFE_FREE);
     return 0;
 }
 

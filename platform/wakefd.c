@@ -23,11 +23,18 @@ static int set_flags(int fd)
 }
 #endif
 
+static int opened(struct tp_wakefd *w)
+{
+    tp_fdmark_take(&w->rmark, w->rfd);
+    tp_fdmark_take(&w->wmark, w->wfd);
+    return 0;
+}
+
 int tp_wakefd_open(struct tp_wakefd *w)
 {
 #if TP_HAVE_EVENTFD
     w->rfd = w->wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    return w->rfd < 0 ? -errno : 0;
+    return w->rfd < 0 ? -errno : opened(w);
 #else
     int p[2], err;
 
@@ -43,7 +50,7 @@ int tp_wakefd_open(struct tp_wakefd *w)
     }
     w->rfd = p[0];
     w->wfd = p[1];
-    return 0;
+    return opened(w);
 #endif
 }
 
@@ -52,6 +59,14 @@ void tp_wakefd_close(struct tp_wakefd *w)
     if (w->wfd != w->rfd)
         close(w->wfd);
     close(w->rfd);
+    w->rfd = w->wfd = -1;
+}
+
+void tp_wakefd_forget(struct tp_wakefd *w)
+{
+    if (w->wfd != w->rfd)
+        tp_fdmark_close_if_owned(&w->wmark);
+    tp_fdmark_close_if_owned(&w->rmark);
     w->rfd = w->wfd = -1;
 }
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -316,4 +317,16 @@ struct tpoll_counters tu_counters(const struct tpoll *tp, int tid)
 
     assert_int_equal(tpoll_thread_counters(tp, tid, &c), 0);
     return c;
+}
+
+pid_t tu_fork(void)
+{
+    static const int caught[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    pid_t pid = fork();
+    size_t i;
+
+    if (pid == 0)
+        for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+            signal(caught[i], SIG_DFL);
+    return pid;
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -84,6 +85,11 @@ int tu_unused_tcp_port(void);
 /* Non-blocking TCP socket whose connect() to 127.0.0.1:port is underway
  * (or already failed: the error is then read back with SO_ERROR). */
 int tu_tcp_connect_start(int port);
+
+/* fork() for tests: in the child, the signals cmocka catches are reset to
+ * their defaults, so that a crash there kills the child (and its parent
+ * sees it) instead of unwinding into the child's copy of the test runner. */
+pid_t tu_fork(void);
 
 /* 1 if the instance's backend reports TPOLL_HUP (all but select). */
 int tu_backend_reports_hup(const struct tpoll *tp);
