@@ -130,9 +130,10 @@ static int select_thread_init(struct tp__thread *th)
     if (t == NULL)
         return -ENOMEM;
     err = tp_wakefd_open(&t->wake);
+    /* Every number select can watch is taken: say so as insert does. */
     if (err == 0 && t->wake.rfd >= FD_SETSIZE) {
         tp_wakefd_close(&t->wake);
-        err = -EMFILE;
+        err = -ERANGE;
     }
     if (err) {
         tp__free(t);

@@ -347,32 +347,6 @@ static void test_select_fd_setsize(void **state)
     tu_destroy(tp);
 }
 
-/* select: a thread whose wake fd would land at or above FD_SETSIZE cannot
- * start (-EMFILE), and nothing is left open. */
-static void test_select_wake_fd_setsize(void **state)
-{
-    struct tpoll *tp;
-    int fds[FD_SETSIZE + 1], n = 0, before, fd;
-
-    (void)state;
-    if (strcmp(tu_backend(), "select") != 0)
-        skip();
-    tp = tu_create(1, 0);
-    before = tu_count_open_fds();
-    /* Fill every free number below FD_SETSIZE. */
-    while ((fd = dup(STDERR_FILENO)) >= 0 && fd < FD_SETSIZE && n < FD_SETSIZE)
-        fds[n++] = fd;
-    if (fd >= 0)
-        close(fd);
-    assert_int_equal(tpoll_thread_start(tp, 0), -EMFILE);
-    assert_int_equal(tpoll_thread_id(tp), -EPERM);
-    while (n > 0)
-        close(fds[--n]);
-    assert_int_equal(tu_count_open_fds(), before);
-    assert_int_equal(tpoll_thread_start(tp, 0), 0);
-    tu_destroy(tp);
-}
-
 /* The whole sequence of failing calls leaves no fd open behind it. */
 static void test_no_fd_leak(void **state)
 {
@@ -396,7 +370,6 @@ int main(void)
         cmocka_unit_test(test_destroy_busy),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_select_fd_setsize),
-        cmocka_unit_test(test_select_wake_fd_setsize),
         cmocka_unit_test(test_no_fd_leak),
     };
 

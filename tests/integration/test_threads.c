@@ -3,6 +3,9 @@
  * shared fds run only on threads of their mask, a late thread registers
  * what exists, and remote interest changes and wakes reach sleepers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -319,6 +322,65 @@ static void test_thread_restart(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * A thread started when every number below FD_SETSIZE is taken: select
+ * cannot watch the wake fd it would get, and says so the way insert does
+ * (-ERANGE), not as if descriptors had run out (-EMFILE sent users looking
+ * for a leak). Other backends start. The fillers and the raised limit are
+ * undone by the group's teardown, even when an assertion fails.
+ */
+static struct rlimit saved_limit;
+static int fillers[FD_SETSIZE + 8], nfillers;
+
+static int fill_low_numbers(void **state)
+{
+    struct rlimit rl;
+    int fd;
+
+    (void)state;
+    nfillers = 0;
+    if (getrlimit(RLIMIT_NOFILE, &saved_limit) != 0)
+        return -1;
+    rl = saved_limit;
+    if (rl.rlim_cur < FD_SETSIZE + 64) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_SETSIZE + 64)
+            return -1;
+        rl.rlim_cur = FD_SETSIZE + 64;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return -1;
+    }
+    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 &&
+           fd < FD_SETSIZE && nfillers < FD_SETSIZE)
+        fillers[nfillers++] = fd;
+    if (fd >= 0)
+        fillers[nfillers++] = fd; /* the first at or above FD_SETSIZE */
+    return 0;
+}
+
+static int unfill_low_numbers(void **state)
+{
+    (void)state;
+    while (nfillers > 0)
+        close(fillers[--nfillers]);
+    return setrlimit(RLIMIT_NOFILE, &saved_limit);
+}
+
+static void test_start_with_no_low_fd_left(void **state)
+{
+    struct tpoll *tp = tu_create(1, FD_SETSIZE + 64);
+    int err;
+
+    (void)state;
+    err = tpoll_thread_start(tp, 0);
+    if (strcmp(tpoll_backend_name(tp), "select") == 0) {
+        assert_int_equal(err, -ERANGE);
+    } else {
+        assert_int_equal(err, 0);
+        assert_int_equal(tpoll_thread_stop(tp), 0);
+    }
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_unbound_changer),
         cmocka_unit_test(test_wake),
         cmocka_unit_test(test_thread_restart),
+        cmocka_unit_test_setup_teardown(test_start_with_no_low_fd_left,
+                                        fill_low_numbers, unfill_low_numbers),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
