@@ -80,6 +80,19 @@ static int delete_gone(int err)
     return err == ENOENT || err == EBADF;
 }
 
+/* An add that failed leaves nothing registered; a delete that failed
+ * other than "already gone" leaves the filter in place, to be removed by
+ * the next pass. */
+static void report_failure(struct tp__thread *th, const struct kevent *ch,
+                           int err)
+{
+    if (!(ch->flags & EV_DELETE))
+        tp__change_failed(th, (int)ch->ident, UDATA_GEN(ch->udata),
+                          dir_of(ch), -err);
+    else if (!delete_gone(err))
+        tp__remove_failed(th, (int)ch->ident, dir_of(ch), -err);
+}
+
 /*
  * With EV_RECEIPT every change has its entry in results, in order; without
  * it only failed changes do, still in order. Either way an entry belongs
@@ -101,9 +114,8 @@ static void report_results(struct tp__thread *th, struct kq_thread *t, int n)
         if (j == t->nchanges)
             return;
         err = (int)r->data;
-        if (err != 0 &&
-            !((t->changes[j].flags & EV_DELETE) && delete_gone(err)))
-            tp__change_failed(th, (int)r->ident, dir_of(r), -err);
+        if (err != 0)
+            report_failure(th, &t->changes[j], err);
         j++;
     }
 }
@@ -116,6 +128,7 @@ static void report_all_adds(struct tp__thread *th, struct kq_thread *t, int err)
     for (i = 0; i < t->nchanges; i++)
         if (t->changes[i].flags & EV_ADD)
             tp__change_failed(th, (int)t->changes[i].ident,
+                              UDATA_GEN(t->changes[i].udata),
                               dir_of(&t->changes[i]), err);
 }
 

@@ -35,13 +35,21 @@ void tp__oneshot_fired(struct tp__thread *th, int fd)
     tp__mark_self(th, fd);
 }
 
-void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
+void tp__change_failed(struct tp__thread *th, int fd, uint32_t gen,
+                       unsigned dirs, int err)
 {
     struct tp__fd *e = &th->head.fds[fd];
 
     (void)err;
     tp__fd_set_polled(e, th->bit, dirs, 0);
-    tp__record_error(th, fd);
+    tp__record_error(th, fd, gen);
+}
+
+void tp__remove_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
+{
+    (void)err;
+    tp__fd_set_polled(&th->head.fds[fd], th->bit, 0, dirs);
+    tp__mark_self(th, fd);
 }
 
 /* The swap is a full barrier: a delete that clears a polled bit after the

@@ -51,8 +51,14 @@ static inline int tp__thread_max_fds(struct tp__thread *th)
  * belongs to the parent, whose wake fd the child shares. */
 int tp__woken(struct tp__thread *th);
 
-/* A queued change failed in flush: `dirs` are not registered after all. */
-void tp__change_failed(struct tp__thread *th, int fd, unsigned dirs, int err);
+/* A queued change of fd (cookie gen) failed in flush: `dirs` were to be
+ * added and are not registered after all. */
+void tp__change_failed(struct tp__thread *th, int fd, uint32_t gen,
+                       unsigned dirs, int err);
+/* A queued removal of `dirs` failed in flush (other than "already gone"):
+ * they are still registered. The core keeps them counted as registered and
+ * retries the removal at th's next update pass. */
+void tp__remove_failed(struct tp__thread *th, int fd, unsigned dirs, int err);
 
 /* One-shot backends: the registration of fd on th was consumed by an event
  * that is about to be reported; the core re-arms it through the update

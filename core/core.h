@@ -37,6 +37,15 @@ enum {
     TP_LIFE_CLOSING, /* being torn down */
 };
 
+/* A registration failure, reported to the fd's callback by the next wait
+ * unless the fd is deleted (its generation moves on) first. */
+struct tp__err {
+    int fd;
+    uint32_t gen;
+};
+
+struct tp__rel;
+
 struct tp__counters {
     tp_counter_t loops, polls, callbacks, ctl_calls, updates, wakeups,
         idle_wakeups;
@@ -47,10 +56,9 @@ struct tp__thread {
     struct tp__thread_head head;
 
     /* Written by other threads, on a line of its own (the head is read on
-     * every event, and its counter written). Sleep/notify: the owner
-     * writes wstate, notifiers (under inbox_lock) write notified. */
-    _Alignas(TP_CACHE_LINE) tp_atomic_t wstate;
-    tp_atomic_t notified;
+     * every event, and its counter written). The wake word: TP_W_* bits
+     * of the sleep/wake handshake (wake.h). */
+    _Alignas(TP_CACHE_LINE) tp_atomic_t wword;
     /* Scan backends: the polled bits changed since the poll set was last
      * built (by this thread's update pass, or another thread's delete). */
     tp_atomic_t scan_dirty;
@@ -70,7 +78,7 @@ struct tp__thread {
     int nlocal;
     int qcap;     /* capacity of local and inbox */
     int overflow; /* a queue overflowed: the next pass scans update_mask */
-    int *errs;    /* fds whose registration failed in this pass */
+    struct tp__err *errs; /* registrations that failed, to report */
     int nerrs;
     int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
     int fork_pending; /* after_fork ran in a callback of this dispatch: the
@@ -87,6 +95,10 @@ struct tpoll {
     const struct tpoll_backend *be;
     tp_atomic_t started; /* threads with an open poller and inbox */
     tp_atomic_t hwm;     /* 1 + highest fd ever inserted */
+    /* Deletes and migrations waiting for threads to pass a quiescent
+     * point (release.c), under a spinlock of their own. */
+    tp_atomic_t graves_lock;
+    struct tp__rel *graves;
     struct tp__thread *threads;
     void *fds_mem, *threads_mem; /* what to free: see tp__calloc_lines */
 };

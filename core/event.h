@@ -46,8 +46,8 @@ static inline unsigned tp__user_events(unsigned ev, unsigned interest)
  * and the rest of the batch, which is the parent's, is dropped without a
  * test of its own.
  */
-static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
-                                unsigned ev, unsigned conditions)
+static inline int tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
+                               unsigned ev, unsigned conditions)
 {
     struct tp__thread_head *h = tp__head(th);
     struct tp__fd *e = &h->fds[fd];
@@ -63,7 +63,7 @@ static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
     if (TP_UNLIKELY(TP_GEN(st) != gen || !(mask & bit))) {
         tp_and(&e->running_mask, ~bit);
         tp__event_dropped(th, fd, st, gen);
-        return;
+        return 0;
     }
     /* Just migrated here while the old thread is still inside the
      * callback: a one-thread fd's callback never overlaps itself, so leave
@@ -72,7 +72,7 @@ static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
     if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != bit) &&
         !(mask & (mask - 1))) {
         tp_and(&e->running_mask, ~bit);
-        return;
+        return 1;
     }
     events = ev & (unsigned)st & TP_EV_BOTH;
     if (TP_UNLIKELY(ev & conditions))
@@ -83,21 +83,25 @@ static inline void tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
         h->dispatched++;
     }
     tp_and(&e->running_mask, ~bit);
+    if (TP_UNLIKELY(tp_load_relaxed(&h->owed)))
+        tp__event_left(th);
+    return 0;
 }
 
-/* Any event: directions, hang-up, error. */
-static inline void tp__event(struct tp__thread *th, int fd, uint32_t gen,
-                             unsigned ev)
+/* Any event: directions, hang-up, error. Returns 1 if the event was held
+ * back for the next poll (a level-triggered one comes again by itself). */
+static inline int tp__event(struct tp__thread *th, int fd, uint32_t gen,
+                            unsigned ev)
 {
-    tp__event_as(th, fd, gen, ev, TP_EV_HUP | TP_EV_ERR);
+    return tp__event_as(th, fd, gen, ev, TP_EV_HUP | TP_EV_ERR);
 }
 
 /* An event that the backend knows to hold directions only (the common
  * case, worth a copy of the path without the hang-up/error test). */
-static inline void tp__event_rw(struct tp__thread *th, int fd, uint32_t gen,
-                                unsigned ev)
+static inline int tp__event_rw(struct tp__thread *th, int fd, uint32_t gen,
+                               unsigned ev)
 {
-    tp__event_as(th, fd, gen, ev, 0);
+    return tp__event_as(th, fd, gen, ev, 0);
 }
 
 #endif

@@ -7,6 +7,8 @@
 #include "binding.h"
 #include "hooks.h"
 #include "queue.h"
+#include "release.h"
+#include "wake.h"
 
 static int valid_mask(const struct tpoll *tp, tpoll_mask_t m)
 {
@@ -100,22 +102,43 @@ int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     return 0;
 }
 
-static int wait_callbacks_elsewhere(struct tpoll *tp, struct tp__fd *e)
-{
-    struct tp__thread *self = tp__self(tp);
-    tpoll_mask_t mine = self ? self->bit : 0;
-    unsigned spins = 0;
+/* What the first phase of a delete leaves in use (delete_locked). */
+struct in_use {
+    tpoll_mask_t running; /* threads inside (or entering) fd's callback */
+    tpoll_mask_t holders; /* threads whose poll() may hold the file */
+    void *owner;
+};
 
-    if (!(tp_load(&e->running_mask) & ~mine))
-        return 0;
-    if (tp__in_callback())
-        return 1;
-    while (tp_load(&e->running_mask) & ~mine)
-        tp__spin_pause(&spins);
-    return 0;
+/*
+ * A scan thread that polled fd: have its poll set rebuilt, and tell
+ * whether it may be inside a blocking poll() that watches fd (its bit if
+ * so). The flag is raised (a full barrier) before its wake word is read;
+ * it publishes SLEEPING (a full barrier) before it reads the flag: either
+ * its rebuild sees the flag, or this sees it sleeping. A thread that is
+ * not sleeping holds no file now, and rebuilds before it polls again.
+ */
+static tpoll_mask_t raise_rebuild(struct tp__thread *th)
+{
+    tp_swap(&th->scan_dirty, 1);
+    return tp_load(&th->wword) & TP_W_SLEEPING ? th->bit : 0;
 }
 
-int tpoll_fd_delete(struct tpoll *tp, int fd)
+/*
+ * The first phase of a delete, under the fd's lock. The generation bump
+ * makes every event a poller already fetched stale. Clearing the mask (a
+ * full barrier) before reading running_mask pairs with tp__event setting
+ * its running bit before reading the mask: a thread either sees the fd
+ * gone or is seen running, and is then waited for.
+ *
+ * Pollers register open files: a registration left behind would outlive
+ * the number if the file is shared (dup, fork), so it is removed now,
+ * while the number still names the file. Scan backends register nothing,
+ * but a thread inside poll() or select() holds the file: its polled bits
+ * are cleared first and its rebuild flag raised after (a rebuild in
+ * between then either misses the fd or finds the flag raised again), and
+ * if it sleeps it is counted as a holder, to be woken and waited for.
+ */
+static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
 {
     struct tp__fd *e;
     tpoll_mask_t polled;
@@ -130,42 +153,116 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
         tp__fd_unlock(e);
         return -ENOENT;
     }
-    /* Bumping the generation under the lock makes every event already
-     * fetched by a poller stale; clearing the mask (a full barrier) before
-     * reading running_mask pairs with tp__event setting its running bit
-     * before reading the mask: a thread either sees the fd gone or is seen
-     * running. */
     st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL)) +
          TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
-    /* Pollers register open files: a registration left behind would
-     * outlive the number if the file is shared (dup, fork). Remove it now,
-     * while the number still names the file. Scan backends register
-     * nothing but keep their poll set between polls: have it rebuilt. */
     polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);
-    for (; polled; polled &= polled - 1) {
-        struct tp__thread *th = &tp->threads[tp__ctz(polled)];
+    u->holders = 0;
+    if (tp->be->caps & TP_CAP_SCAN) {
+        tp_store(&e->polled_recv, 0);
+        tp_store(&e->polled_send, 0);
+        for (; polled; polled &= polled - 1)
+            u->holders |= raise_rebuild(&tp->threads[tp__ctz(polled)]);
+    } else {
+        for (; polled; polled &= polled - 1) {
+            struct tp__thread *th = &tp->threads[tp__ctz(polled)];
 
-        if (tp->be->caps & TP_CAP_SCAN)
-            tp_store(&th->scan_dirty, 1);
-        else
             tp->be->remove(th, fd, tp__polled_for(e, th->bit));
+        }
+        tp_store(&e->polled_recv, 0);
+        tp_store(&e->polled_send, 0);
     }
     TP_HOOK(TP_HOOK_DELETE_UNREGISTERED, fd);
-    tp_store(&e->polled_recv, 0);
-    tp_store(&e->polled_send, 0);
+    u->running = tp_load(&e->running_mask);
+    u->owner = (void *)tp_load(&e->owner);
     tp_store(&e->cb, 0);
     tp_store(&e->owner, 0);
     TP_HOOK(TP_HOOK_DELETE_DONE, fd);
     tp__fd_unlock(e);
-    return wait_callbacks_elsewhere(tp, e);
+    return 0;
+}
+
+/* Threads of `mask` other than the calling thread when it is inside a
+ * callback: the caller knows its own callback is still running. */
+static tpoll_mask_t others(const struct tpoll *tp, tpoll_mask_t mask)
+{
+    const struct tp__thread *self = tp__self(tp);
+
+    if (self != NULL && self->in_dispatch)
+        mask &= ~self->bit;
+    return mask;
+}
+
+/* Wake the threads that may hold fd in a poll() (they drop it before they
+ * poll again), with nobody waiting for them to. */
+static void wake_holders(struct tpoll *tp, tpoll_mask_t holders)
+{
+    for (; holders; holders &= holders - 1) {
+        struct tp__thread *th = &tp->threads[tp__ctz(holders)];
+
+        tp__inbox_lock(th);
+        if (!th->inbox_dead)
+            tp__notify_locked(th, 0);
+        tp__inbox_unlock(th);
+    }
+}
+
+int tpoll_fd_delete(struct tpoll *tp, int fd)
+{
+    struct in_use u;
+    int err = delete_locked(tp, fd, &u);
+
+    if (err)
+        return err;
+    wake_holders(tp, u.holders);
+    return others(tp, u.running) != 0;
+}
+
+int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
+{
+    struct tp__rel *r;
+    struct in_use u;
+    int err;
+
+    if (tp == NULL || release == NULL)
+        return -EINVAL;
+    r = tp__rel_new();
+    if (r == NULL)
+        return -ENOMEM;
+    err = delete_locked(tp, fd, &u);
+    if (err) {
+        tp__rel_free(r);
+        return err;
+    }
+    r->fd = fd;
+    r->owner = u.owner;
+    r->release = release;
+    r->running = u.running;
+    r->holders = u.holders;
+    tp__rel_submit(tp, r);
+    return 0;
+}
+
+int tpoll_fd_delete_wait(struct tpoll *tp, int fd)
+{
+    struct in_use u;
+    int err;
+
+    if (tp != NULL && tp__in_callback())
+        return -EDEADLK;
+    err = delete_locked(tp, fd, &u);
+    if (err)
+        return err;
+    if (u.running | u.holders)
+        tp__rel_wait(tp, fd, u.running, u.holders);
+    return 0;
 }
 
 int tpoll_fd_set_threads(struct tpoll *tp, int fd, tpoll_mask_t thread_mask)
 {
     struct tp__fd *e;
-    tpoll_mask_t old;
+    tpoll_mask_t old, leaving;
     int err = 0;
     AO_t st;
 
@@ -179,13 +276,22 @@ int tpoll_fd_set_threads(struct tpoll *tp, int fd, tpoll_mask_t thread_mask)
         tp__fd_unlock(e);
         return -ENOENT;
     }
+    /* The swap is a full barrier before running_mask is read: delete's
+     * handshake, for the threads that leave. */
     old = tp_swap(&e->thread_mask, thread_mask);
+    leaving = others(tp, tp_load(&e->running_mask) & old & ~thread_mask);
     /* Leavers unregister, joiners register, at their next update pass. */
     if (old != thread_mask)
         tp__mark(tp, fd,
                  old | thread_mask | tp_load(&e->polled_recv) |
                      tp_load(&e->polled_send));
     tp__fd_unlock(e);
+    if (!leaving)
+        return 0;
+    if (tp__in_callback())
+        return 1;
+    TP_HOOK(TP_HOOK_MIGRATE_WAIT, fd);
+    tp__rel_wait(tp, fd, leaving, 0);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "binding.h"
 #include "lifecycle.h"
+#include "release.h"
 
 /*
  * A thread id whose thread vanished with the fork. Its poller and queues
@@ -21,7 +22,8 @@ static void forget_thread(struct tpoll *tp, struct tp__thread *th)
         tp->be->thread_forget(th);
         tp__thread_free_queues(th);
     } else {
-        th->local = th->inbox = th->errs = NULL;
+        th->local = th->inbox = NULL;
+        th->errs = NULL;
         th->nlocal = th->nerrs = th->overflow = 0;
     }
     tp_store(&th->life, TP_LIFE_FREE);
@@ -64,6 +66,7 @@ int tpoll_after_fork(struct tpoll *tp)
             forget_thread(tp, th);
     }
     reset_table(tp);
+    tp__rel_forget_all(tp);
     if (self == NULL)
         return 0;
     /* Called from a callback: the dispatch still reads the poller's event

@@ -18,6 +18,10 @@ struct tp__thread_head {
     tpoll_mask_t dbit; /* this thread's bit; 0 for the rest of a batch
                         * in which a callback forked */
     int dispatched;    /* callbacks run by the current wait */
+    /* A delete or a migration waits for this thread to leave the
+     * callback it runs: checked after each callback (release.c). A hint:
+     * the wake word's TP_W_OWED is what the end of the wait relies on. */
+    tp_atomic_t owed;
     int batch;         /* events fetched per poll */
     int max_fds;
 };

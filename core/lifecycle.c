@@ -6,6 +6,8 @@
 #include "hooks.h"
 #include "lifecycle.h"
 #include "queue.h"
+#include "release.h"
+#include "wake.h"
 
 static int alloc_queues(struct tp__thread *th)
 {
@@ -15,7 +17,7 @@ static int alloc_queues(struct tp__thread *th)
     th->overflow = 0;
     th->local = tp__calloc((size_t)th->qcap, sizeof(int));
     th->inbox = tp__calloc((size_t)th->qcap, sizeof(int));
-    th->errs = tp__calloc(TP_ERR_CAP, sizeof(int));
+    th->errs = tp__calloc(TP_ERR_CAP, sizeof(*th->errs));
     if (th->local && th->inbox && th->errs)
         return 0;
     tp__thread_free_queues(th);
@@ -27,7 +29,8 @@ void tp__thread_free_queues(struct tp__thread *th)
     tp__free(th->local);
     tp__free(th->inbox);
     tp__free(th->errs);
-    th->local = th->inbox = th->errs = NULL;
+    th->local = th->inbox = NULL;
+    th->errs = NULL;
     th->nlocal = th->nerrs = th->overflow = 0;
 }
 
@@ -49,7 +52,10 @@ static void mark_all_for(struct tp__thread *th)
 
 /* Forget this thread's registrations in the table. Each polled bit is
  * cleared under the fd lock, so a concurrent delete either saw it (and
- * already removed the fd from our still-open poller) or never will. */
+ * already removed the fd from our still-open poller) or never will. The
+ * loads that skip the lock are acquires: a bit a delete cleared was
+ * cleared after it used our poller, and that use must be ordered before
+ * the poller is closed and freed below us. */
 static void clear_thread_bits(struct tp__thread *th)
 {
     struct tpoll *tp = th->head.tp;
@@ -58,9 +64,8 @@ static void clear_thread_bits(struct tp__thread *th)
     for (fd = 0; fd < hwm; fd++) {
         struct tp__fd *e = &tp->fds[fd];
 
-        if (!((tp_load_relaxed(&e->polled_recv) |
-               tp_load_relaxed(&e->polled_send) |
-               tp_load_relaxed(&e->update_mask)) &
+        if (!((tp_load(&e->polled_recv) | tp_load(&e->polled_send) |
+               tp_load(&e->update_mask)) &
               th->bit))
             continue;
         tp__fd_lock(e);
@@ -75,8 +80,7 @@ static void clear_thread_bits(struct tp__thread *th)
  * per-thread init hook. */
 static void go_live(struct tp__thread *th)
 {
-    tp_store(&th->wstate, 0);
-    tp_store(&th->notified, 0);
+    tp_store(&th->wword, 0);
     tp_store(&th->scan_dirty, 1);
     /* After fork the id may come from a thread that vanished inside its
      * dispatch: nothing of that dispatch belongs to the new binding. */
@@ -110,6 +114,10 @@ void tp__thread_close(struct tp__thread *th)
 
     tp_and(&tp->started, ~th->bit);
     tp__inbox_set_dead(th, 1);
+    /* Its last quiescent point: records handed over before the inbox
+     * closed name it, later ones count it out. */
+    tp_and(&th->wword, ~(AO_t)TP_W_OWED);
+    tp__quiesce(th);
     clear_thread_bits(th);
     tp->be->thread_term(th);
     tp__thread_free_queues(th);

@@ -4,15 +4,20 @@
  * state, so a change racing with the pass is either seen by it or queues
  * the fd again.
  */
+#include <string.h>
+
 #include "event.h"
 #include "hooks.h"
 #include "pass.h"
 #include "queue.h"
 
-void tp__record_error(struct tp__thread *th, int fd)
+void tp__record_error(struct tp__thread *th, int fd, uint32_t gen)
 {
-    if (th->nerrs < TP_ERR_CAP)
-        th->errs[th->nerrs++] = fd;
+    if (th->nerrs < TP_ERR_CAP) {
+        th->errs[th->nerrs].fd = fd;
+        th->errs[th->nerrs].gen = gen;
+        th->nerrs++;
+    }
 }
 
 static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
@@ -48,7 +53,7 @@ static int update_fd(struct tp__thread *th, int fd)
          * backend refused and tell the fd's callback. */
         tp__fd_set_polled(e, th->bit, have, want & have);
         if (want & ~have)
-            tp__record_error(th, fd);
+            tp__record_error(th, fd, TP_GEN(st));
         return 1;
     }
     tp__fd_set_polled(e, th->bit, have, want);
@@ -91,10 +96,10 @@ static void flush(struct tp__thread *th)
 static void process_queue(struct tp__thread *th)
 {
     int batch = (th->head.tp->be->caps & TP_CAP_BATCH) != 0;
-    int i, held_from = 0, changed = 0;
+    int i, n = th->nlocal, held_from = 0, changed = 0;
     AO_t st;
 
-    for (i = 0; i < th->nlocal; i++) {
+    for (i = 0; i < n; i++) {
         struct tp__fd *e = &th->head.fds[th->local[i]];
 
         tp_and(&e->update_mask, ~th->bit);
@@ -122,8 +127,12 @@ static void process_queue(struct tp__thread *th)
             flush(th);
         unlock_range(th, held_from, i);
     }
-    tp_count(&th->ctr.updates, (AO_t)th->nlocal);
-    th->nlocal = 0;
+    tp_count(&th->ctr.updates, (AO_t)n);
+    /* A change the kernel refused to undo queued its fd again during the
+     * pass (tp__remove_failed): it waits for the next one. */
+    th->nlocal -= n;
+    if (th->nlocal)
+        memmove(th->local, th->local + n, (size_t)th->nlocal * sizeof(int));
 }
 
 /* After an overflow the queues are incomplete, but every fd that needs a
@@ -153,17 +162,25 @@ void tp__apply_updates(struct tp__thread *th)
         process_queue(th);
 }
 
-/* Registration failures become an error event on the fd's callback, once,
- * and are not retried until the interest changes again. */
+/*
+ * Registration failures become an error event on the fd's callback, once,
+ * and are not retried until the interest changes again. An error carries
+ * the generation it happened in: one of an fd deleted since is dropped,
+ * never delivered to the next user of the number.
+ */
 void tp__dispatch_errors(struct tp__thread *th)
 {
     int i, n = th->nerrs;
 
     th->nerrs = 0;
     for (i = 0; i < n; i++) {
-        int fd = th->errs[i];
-        AO_t st = tp_load(&th->head.fds[fd].state);
+        struct tp__err err = th->errs[i];
 
-        tp__event(th, fd, TP_GEN(st), TP_EV_ERR);
+        /* Held back while the callback runs on the thread the fd just
+         * left: nothing would report the error again, so it stays until
+         * it can be delivered (the wait does not block meanwhile). Kept
+         * entries go where already delivered ones were. */
+        if (tp__event(th, err.fd, err.gen, TP_EV_ERR))
+            th->errs[th->nerrs++] = err;
     }
 }

@@ -10,8 +10,9 @@
 
 /* Apply th's queued updates (runs on th). */
 void tp__apply_updates(struct tp__thread *th);
-/* Note a registration failure of fd, for tp__dispatch_errors. */
-void tp__record_error(struct tp__thread *th, int fd);
+/* Note a registration failure of fd in generation gen, for
+ * tp__dispatch_errors. */
+void tp__record_error(struct tp__thread *th, int fd, uint32_t gen);
 /* Dispatch the registration failures recorded by the last pass. */
 void tp__dispatch_errors(struct tp__thread *th);
 

@@ -19,10 +19,13 @@ void tp__inbox_unlock(struct tp__thread *th)
     tp_store(&th->inbox_lock, 0);
 }
 
-void tp__notify_locked(struct tp__thread *th)
+AO_t tp__notify_locked(struct tp__thread *th, AO_t bits)
 {
-    if (tp__wake_notify(th))
+    AO_t old = tp__wake_notify(&th->wword, bits);
+
+    if (tp__wake_must_signal(old))
         th->head.tp->be->wake(th);
+    return old;
 }
 
 void tp__inbox_set_dead(struct tp__thread *th, int dead)
@@ -68,7 +71,7 @@ static void mark_remote(struct tp__thread *th, int fd)
         } else {
             th->inbox_overflow = 1;
         }
-        tp__notify_locked(th);
+        tp__notify_locked(th, 0);
     }
     tp__inbox_unlock(th);
 }

@@ -15,8 +15,10 @@
 void tp__inbox_lock(struct tp__thread *th);
 void tp__inbox_unlock(struct tp__thread *th);
 
-/* Tell th it has work; signal it if it sleeps. Inbox lock held. */
-void tp__notify_locked(struct tp__thread *th);
+/* Tell th it has work (with `bits` of the wake word, TP_W_OWED or 0);
+ * signal it if it sleeps. Inbox lock held (a stopping thread closes its
+ * wake fd only under it). Returns the wake word before. */
+AO_t tp__notify_locked(struct tp__thread *th, AO_t bits);
 
 /* Queue fd for re-evaluation on each started thread of `who`. */
 void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who);

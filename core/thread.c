@@ -8,6 +8,7 @@
 #include "lifecycle.h"
 #include "pass.h"
 #include "queue.h"
+#include "release.h"
 #include "wake.h"
 
 int tpoll_thread_start(struct tpoll *tp, int tid)
@@ -74,7 +75,7 @@ int tpoll_wake(struct tpoll *tp, int tid)
     th = &tp->threads[tid];
     tp__inbox_lock(th);
     if (!th->inbox_dead)
-        tp__notify_locked(th);
+        tp__notify_locked(th, 0);
     tp__inbox_unlock(th);
     return 0;
 }
@@ -91,7 +92,7 @@ static int finish_fork(struct tp__thread *th)
 int tpoll_wait(struct tpoll *tp, int timeout_ms)
 {
     struct tp__thread *th;
-    int n = tp__bound_self(tp, &th);
+    int n = tp__bound_self(tp, &th), slept = timeout_ms != 0;
 
     if (TP_UNLIKELY(n))
         return n;
@@ -101,12 +102,17 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     /* Most iterations have nothing queued: skip the pass's call frame. */
     if ((th->nlocal | th->overflow) || tp_load(&th->ninbox))
         tp__apply_updates(th);
-    if (timeout_ms != 0 && !tp__wake_sleep_begin(th))
-        timeout_ms = 0;
-    if (timeout_ms != 0)
-        TP_HOOK(TP_HOOK_BEFORE_POLL, th->tid);
+    /* A notification (queued work, a wake, a quiescent point asked for)
+     * or an error still to report: poll without blocking. */
+    if (slept) {
+        if (!tp__wake_sleep_begin(&th->wword) || th->nerrs)
+            timeout_ms = 0;
+        else
+            TP_HOOK(TP_HOOK_BEFORE_POLL, th->tid);
+    }
     n = tp->be->poll(th, timeout_ms);
-    tp__wake_sleep_end(th);
+    if (slept)
+        tp__wake_sleep_end(&th->wword);
     TP_HOOK(TP_HOOK_POLLED, th->tid);
     if (timeout_ms != 0) /* a poll that could block, as the counter says */
         tp_count(&th->ctr.polls, 1);
@@ -119,6 +125,10 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         if (th->head.dispatched == 0)
             tp_count(&th->ctr.idle_wakeups, 1);
     }
+    /* A quiescent point: out of the poll and of every callback. Release
+     * callbacks due run here, as callbacks (still in the dispatch). */
+    if (TP_UNLIKELY(tp__wake_take_owed(&th->wword)))
+        tp__quiesce(th);
     th->in_dispatch = 0;
     tp_count(&th->ctr.callbacks, (AO_t)th->head.dispatched);
     if (TP_UNLIKELY(th->fork_pending)) {

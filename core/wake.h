@@ -1,47 +1,64 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sleep/wake handshake, both halves: the owner about to block in its
- * kernel poller, and a notifier that queued work for it.
+ * The sleep/wake handshake, both halves, on one word per thread: the
+ * owner about to block in its kernel poller, and a notifier that queued
+ * work for it. Each side makes one read-modify-write of the word, a full
+ * barrier, so the two are totally ordered: either the notifier's comes
+ * first and the owner sees NOTIFIED (and does not block), or the owner's
+ * comes first and the notifier sees SLEEPING (and signals). Work that a
+ * notifier published before its fetch-or is visible to an owner whose
+ * fetch-or came after it. No store-then-load on two words, no fence
+ * whose absence on one path loses a wake-up.
  */
 #ifndef TP_CORE_WAKE_H
 #define TP_CORE_WAKE_H
 
-#include "core.h"
+#include "../platform/atomic.h"
+#include "../platform/compiler.h"
 
-#define TP_W_SLEEPING 0x1u
+#define TP_W_SLEEPING 0x1u /* owner: about to block, or blocked */
+#define TP_W_NOTIFIED 0x2u /* notifiers: work queued since the owner woke */
+#define TP_W_OWED 0x4u     /* a delete or migration waits for this thread
+                            * to pass a quiescent point (release.c) */
 
-/* Publish "sleeping", then (after a full fence) look once more for work:
- * a notifier stores "notified" and then, after its own fence, reads
- * "sleeping", so either it signals or its work is seen here. Returns 1 if
- * the owner may block. */
-static inline int tp__wake_sleep_begin(struct tp__thread *th)
+/* Owner, before blocking: publishes SLEEPING and reads what notifiers
+ * left, in one fetch-or. Returns 1 if the owner may block. */
+static inline int tp__wake_sleep_begin(tp_atomic_t *w)
 {
-    tp_store_relaxed(&th->wstate, TP_W_SLEEPING);
-    tp_fence();
-    return !(tp_load_relaxed(&th->notified) || tp_load_relaxed(&th->ninbox) ||
-             th->nerrs);
+    return !(tp_fetch_or(w, TP_W_SLEEPING) & (TP_W_NOTIFIED | TP_W_OWED));
 }
 
-/* Awake again: a notification from now on is for the next wait. One that
- * came during this one is consumed (its work is in the inbox, checked by
- * the next wait; a plain wake is answered by this wait returning). */
-static inline void tp__wake_sleep_end(struct tp__thread *th)
+/* Owner, once the poll returned: a notification from now on is for the
+ * next sleep. One that came during this one left its work where the next
+ * wait looks (the inbox), or is answered by this wait returning (a plain
+ * wake). OWED stays until the thread has passed its quiescent point. */
+static inline void tp__wake_sleep_end(tp_atomic_t *w)
 {
-    tp_store_relaxed(&th->wstate, 0);
-    if (tp_load_relaxed(&th->notified))
-        tp_store(&th->notified, 0);
+    tp_and(w, ~(AO_t)(TP_W_SLEEPING | TP_W_NOTIFIED));
 }
 
-/* One signal per sleep: notifiers are serialised by the inbox lock, and
- * only the first one after the sleeper last woke signals it. Returns 1 if
- * the caller must signal th's poller. */
-static inline int tp__wake_notify(struct tp__thread *th)
+/* Notifier, after publishing its work (and `bits`, TP_W_OWED or 0): one
+ * fetch-or of bits | TP_W_NOTIFIED (tp__wake_notify), whose old value
+ * says whether to signal the owner's poller (tp__wake_must_signal): it
+ * sleeps and nobody signalled it since it began to. */
+static inline int tp__wake_must_signal(AO_t old)
 {
-    if (tp_load_relaxed(&th->notified))
+    return (old & (TP_W_SLEEPING | TP_W_NOTIFIED)) == TP_W_SLEEPING;
+}
+
+static inline AO_t tp__wake_notify(tp_atomic_t *w, AO_t bits)
+{
+    return tp_fetch_or(w, bits | TP_W_NOTIFIED);
+}
+
+/* Owner, outside its poll and its callbacks: was a quiescent point asked
+ * for? Clears the request; the caller then passes the point. */
+static inline int tp__wake_take_owed(tp_atomic_t *w)
+{
+    if (TP_LIKELY(!(tp_load_relaxed(w) & TP_W_OWED)))
         return 0;
-    tp_store_relaxed(&th->notified, 1);
-    tp_fence();
-    return (tp_load_relaxed(&th->wstate) & TP_W_SLEEPING) != 0;
+    tp_and(w, ~(AO_t)TP_W_OWED);
+    return 1;
 }
 
 #endif

@@ -162,18 +162,73 @@ TPOLL_API int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb,
                                     void *owner, tpoll_mask_t thread_mask,
                                     unsigned flags);
 
-/* Removes fd. Once it returns, no callback for fd starts any more, no
- * poller of any thread still watches it, and the caller may close fd and
- * reuse its number at once. Called outside a callback it also waits for a
- * callback for fd already running on another thread, returning 0; called
- * from inside a callback it does not wait (two callbacks deleting each
- * other's fds would deadlock) and returns 1 if such a callback was still
- * running, so that the owner must not be freed yet. -EBADF, -ENOENT. */
+/*
+ * Deleting an fd is two-phase. The first phase happens before any of the
+ * delete calls returns: fd is marked gone, so no callback for it starts
+ * any more, on any thread; every poller that registers files (epoll,
+ * kqueue, event ports) no longer watches it; and the number may be
+ * closed and reused at once (events and errors of the old user are
+ * dropped). The second phase ends when nothing of the fd is in use any
+ * more: no callback for it still runs on another thread (one that had
+ * started before the delete), and no thread is still inside a poll() or
+ * select() call that watches it (those hold the file until they return;
+ * delete wakes them, and they drop it before they poll again). The three
+ * calls differ in how the program learns of the second phase.
+ *
+ * tpoll_fd_delete never waits. It returns 0 when a callback for fd can
+ * no longer be running on another thread (the owner may be freed), and 1
+ * when one may still be; from inside fd's own callback, that callback
+ * does not count. -EBADF, -ENOENT (nothing changed).
+ */
 TPOLL_API int tpoll_fd_delete(struct tpoll *tp, int fd);
 
-/* Moves fd to another set of threads (migration). Threads leaving the
- * mask stop polling it before their next poll; threads joining start.
- * -EBADF, -ENOENT, -EINVAL bad mask. */
+/*
+ * Called exactly once per tpoll_fd_delete_async(), with the owner given at
+ * insert, when the second phase is over: the moment a program may free
+ * its per-fd state (or close the fd, if it kept it open until then). It
+ * runs like a callback, on one of the threads that were still using the
+ * fd, right after they stopped (at the end of their tpoll_wait, or in
+ * tpoll_thread_stop), or inside tpoll_fd_delete_async itself, on the
+ * calling thread, when nothing was in use. It may call any tpoll function
+ * a callback may.
+ */
+typedef void (*tpoll_release_cb)(struct tpoll *tp, int fd, void *owner);
+
+/*
+ * tpoll_fd_delete, then release(tp, fd, owner) exactly once when the
+ * second phase is over (possibly before this returns). Never waits.
+ * Deleting fd from its own callback, the release runs after that callback
+ * (and the rest of its thread's batch) returned. -EBADF, -ENOENT,
+ * -EINVAL (NULL release), -ENOMEM: nothing changed.
+ */
+TPOLL_API int tpoll_fd_delete_async(struct tpoll *tp, int fd,
+                                    tpoll_release_cb release);
+
+/*
+ * tpoll_fd_delete, then block until the second phase is over: it blocks
+ * only while a callback for fd that started before the delete runs on
+ * another thread, or while another thread's poll() or select() still
+ * holds fd (it is woken, and drops fd within that thread's current
+ * callback batch). It sleeps; it does not spin. It must not be called
+ * while holding a lock that such a callback takes. From inside any
+ * callback (of any instance) it does not delete and returns -EDEADLK:
+ * two callbacks waiting for each other would never return; use
+ * tpoll_fd_delete_async there. -EBADF, -ENOENT (nothing changed).
+ */
+TPOLL_API int tpoll_fd_delete_wait(struct tpoll *tp, int fd);
+
+/*
+ * Moves fd to another set of threads (migration). Once it returns, no
+ * callback for fd starts on a thread that left the mask; threads leaving
+ * stop polling it before their next poll, threads joining start. Called
+ * outside every callback, it waits (sleeping) for a callback of fd still
+ * running on a leaving thread to return, and returns 0; do not call it
+ * while holding a lock such a callback takes. Called from inside a
+ * callback, it does not wait (two callbacks migrating each other's fds
+ * would never return) and returns 1 if such a callback may still be
+ * running; from fd's own callback, that callback does not count.
+ * -EBADF, -ENOENT, -EINVAL bad mask (nothing changed).
+ */
 TPOLL_API int tpoll_fd_set_threads(struct tpoll *tp, int fd,
                                    tpoll_mask_t thread_mask);
 

@@ -13,10 +13,17 @@ foreach(d IN LISTS decls)
   list(APPEND declared ${name})
 endforeach()
 
+# Every node's global list (one node per release that added symbols).
 file(READ ${MAP} map)
-string(REGEX MATCH "global:[^}]*local:" globals "${map}")
-string(REGEX REPLACE "^global:|local:$|;" " " globals "${globals}")
-string(REGEX MATCHALL "[A-Za-z_][A-Za-z0-9_]*" mapped "${globals}")
+string(REGEX REPLACE "/\\*[^*]*\\*/" "" map "${map}")
+string(REGEX MATCHALL "global:[^}]*" nodes "${map}")
+set(mapped)
+foreach(node IN LISTS nodes)
+  string(REGEX REPLACE "local:.*$" "" node "${node}")
+  string(REGEX REPLACE "^global:" "" node "${node}")
+  string(REGEX MATCHALL "[A-Za-z_][A-Za-z0-9_]*" names "${node}")
+  list(APPEND mapped ${names})
+endforeach()
 
 # GNU nm needs --with-symbol-versions before binutils 2.37; llvm-nm shows
 # the versions by default and rejects the option.

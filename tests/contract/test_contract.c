@@ -818,21 +818,158 @@ static void slow_setup(struct slow *s, struct fx *f, struct other_thread *o,
         sched_yield();
 }
 
-static void test_delete_waits_outside_callback(void **state)
+/* tpoll_fd_delete never waits: with a callback still inside on another
+ * thread it returns 1 at once (the callback is held open until after). */
+static void test_delete_returns_1_while_running_elsewhere(void **state)
 {
     struct fx *f = *state;
     struct other_thread o;
     struct slow s;
 
-    slow_setup(&s, f, &o, 50);
-    assert_int_equal(tpoll_fd_delete(f->tp, s.sv[0]), 0);
+    slow_setup(&s, f, &o, TU_DEADLINE_MS);
+    assert_int_equal(tpoll_fd_delete(f->tp, s.sv[0]), 1);
     atomic_store(&s.deleted, 1);
-    /* It returned only after the running callback had left. */
+    assert_false(atomic_load(&s.left));
+    atomic_store(&s.release, 1);
+    other_stop(&o);
+    assert_int_equal(atomic_load(&s.calls_after_delete), 0);
+    assert_int_equal(tpoll_fd_interest(f->tp, s.sv[0]), -ENOENT);
+    close(s.sv[0]);
+    close(s.sv[1]);
+}
+
+/* tpoll_fd_delete_wait returns only once the running callback left. */
+struct waiter_call {
+    struct tpoll *tp;
+    int fd;
+    atomic_int returned;
+    int ret;
+};
+
+static void *delete_wait_main(void *arg)
+{
+    struct waiter_call *w = arg;
+
+    w->ret = tpoll_fd_delete_wait(w->tp, w->fd);
+    atomic_store(&w->returned, 1);
+    return NULL;
+}
+
+static void test_delete_wait_waits_for_running_callback(void **state)
+{
+    struct fx *f = *state;
+    struct waiter_call w = {0};
+    struct other_thread o;
+    struct slow s;
+    pthread_t t;
+
+    slow_setup(&s, f, &o, TU_DEADLINE_MS);
+    w.tp = f->tp;
+    w.fd = s.sv[0];
+    assert_int_equal(pthread_create(&t, NULL, delete_wait_main, &w), 0);
+    /* The fd is gone at once (first phase), the call still waits. */
+    while (tpoll_fd_interest(f->tp, s.sv[0]) != -ENOENT)
+        sched_yield();
+    atomic_store(&s.deleted, 1);
+    atomic_store(&s.release, 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(w.ret, 0);
+    /* It returned after the callback had left. */
     assert_true(atomic_load(&s.left));
     other_stop(&o);
     assert_int_equal(atomic_load(&s.calls_after_delete), 0);
     close(s.sv[0]);
     close(s.sv[1]);
+}
+
+/* tpoll_fd_delete_async: the release runs once, after the callback that
+ * was running has left, with the owner; never while it runs. */
+struct released {
+    atomic_int calls;
+    atomic_int left_before; /* the slow callback had left by then */
+    struct slow *s;
+    int fd;
+    void *owner;
+};
+
+static struct released rel;
+
+static void record_release(struct tpoll *tp, int fd, void *owner)
+{
+    (void)tp;
+    rel.fd = fd;
+    rel.owner = owner;
+    if (rel.s == NULL || atomic_load(&rel.s->left))
+        atomic_store(&rel.left_before, 1);
+    atomic_fetch_add(&rel.calls, 1);
+}
+
+static void test_delete_async_releases_after_running_callback(void **state)
+{
+    struct fx *f = *state;
+    struct other_thread o;
+    struct slow s;
+    uint64_t end;
+
+    memset(&rel, 0, sizeof(rel));
+    slow_setup(&s, f, &o, TU_DEADLINE_MS);
+    rel.s = &s;
+    assert_int_equal(tpoll_fd_delete_async(f->tp, s.sv[0], record_release), 0);
+    atomic_store(&s.deleted, 1);
+    assert_int_equal(tpoll_fd_interest(f->tp, s.sv[0]), -ENOENT);
+    assert_int_equal(atomic_load(&rel.calls), 0);
+    atomic_store(&s.release, 1);
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&rel.calls) == 0 && tu_now_ms() < end)
+        sched_yield();
+    other_stop(&o);
+    assert_int_equal(atomic_load(&rel.calls), 1);
+    assert_true(atomic_load(&rel.left_before));
+    assert_int_equal(rel.fd, s.sv[0]);
+    assert_ptr_equal(rel.owner, &s);
+    assert_int_equal(atomic_load(&s.calls_after_delete), 0);
+    close(s.sv[0]);
+    close(s.sv[1]);
+}
+
+/* Nothing in use: the release runs before tpoll_fd_delete_async returns,
+ * on the calling thread. */
+static void test_delete_async_idle_releases_at_once(void **state)
+{
+    struct fx *f = *state;
+    int sv[2];
+
+    memset(&rel, 0, sizeof(rel));
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(f->tp, sv[0], tu_noop_cb, &rel, 1), 0);
+    assert_int_equal(tpoll_fd_delete_async(f->tp, sv[0], record_release), 0);
+    assert_int_equal(atomic_load(&rel.calls), 1);
+    assert_ptr_equal(rel.owner, &rel);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_delete_async_and_wait_errors(void **state)
+{
+    struct fx *f = *state;
+    int sv[2];
+
+    tu_socketpair(sv);
+    expect_unchanged(f, tpoll_fd_delete_async(NULL, sv[0], record_release),
+                     -EINVAL);
+    expect_unchanged(f, tpoll_fd_delete_async(f->tp, -1, record_release),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_delete_async(f->tp, MAX_FDS, record_release),
+                     -EBADF);
+    expect_unchanged(f, tpoll_fd_delete_async(f->tp, sv[0], record_release),
+                     -ENOENT);
+    expect_unchanged(f, tpoll_fd_delete_async(f->tp, f->sv[0], NULL), -EINVAL);
+    expect_unchanged(f, tpoll_fd_delete_wait(NULL, sv[0]), -EINVAL);
+    expect_unchanged(f, tpoll_fd_delete_wait(f->tp, -1), -EBADF);
+    expect_unchanged(f, tpoll_fd_delete_wait(f->tp, MAX_FDS), -EBADF);
+    expect_unchanged(f, tpoll_fd_delete_wait(f->tp, sv[0]), -ENOENT);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 static struct slow *slow_target;
@@ -864,6 +1001,27 @@ static void test_delete_in_callback_returns_1(void **state)
     assert_int_equal(tpoll_fd_interest(f->tp, s.sv[0]), -ENOENT);
     close(s.sv[0]);
     close(s.sv[1]);
+}
+
+/* From inside a callback tpoll_fd_delete_wait would wait for callbacks
+ * that may wait for this one: it refuses, and deletes nothing. */
+static int wait_ret;
+
+static void delete_wait_from_cb(struct fx *f)
+{
+    wait_ret = tpoll_fd_delete_wait(f->tp, f->sv[0]);
+}
+
+static void test_delete_wait_in_callback_is_edeadlk(void **state)
+{
+    struct fx *f = *state;
+
+    f->nested = delete_wait_from_cb;
+    tu_write_byte(f->sv[1]);
+    assert_true(tu_wait_until(f->tp, probe_called, f));
+    assert_true(tu_drain(f->sv[0]) > 0);
+    assert_int_equal(wait_ret, -EDEADLK);
+    assert_int_equal(tpoll_fd_interest(f->tp, f->sv[0]), TPOLL_RECV);
 }
 
 /* ---- queries ---- */
@@ -935,7 +1093,12 @@ int main(void)
         FX(test_delete_errors),
         FX(test_set_threads_errors),
         FX(test_interest_errors),
-        FX(test_delete_waits_outside_callback),
+        FX(test_delete_returns_1_while_running_elsewhere),
+        FX(test_delete_wait_waits_for_running_callback),
+        FX(test_delete_async_releases_after_running_callback),
+        FX(test_delete_async_idle_releases_at_once),
+        FX(test_delete_async_and_wait_errors),
+        FX(test_delete_wait_in_callback_is_edeadlk),
         FX(test_delete_in_callback_returns_1),
         FX(test_backend_queries),
         FX(test_counters_errors),

@@ -3,6 +3,10 @@
  * (own fd, another fd with an event pending in the same batch), dup'd
  * files, and delete from a thread that does not own the fd. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
@@ -274,7 +278,8 @@ static void test_delete_from_other_thread(void **state)
         assert_int_equal(tpoll_fd_insert(tp, sv[0], race_cb, &c, 1), 0);
         assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
         assert_true(tu_wait_atomic(&c.calls, 1 + (unsigned long)(round % 4)));
-        assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+        /* c lives on this stack: wait until no callback can use it. */
+        assert_int_equal(tpoll_fd_delete_wait(tp, sv[0]), 0);
         atomic_store(&c.deleted, 1);
         close(sv[0]);
         close(sv[1]);
@@ -343,7 +348,7 @@ static void test_reuse_across_threads(void **state)
         tu_write_byte(a[1]);
         assert_int_equal(tpoll_fd_insert(tp, num, reuse_old_cb, &c, 2), 0);
         assert_int_equal(tpoll_want_recv(tp, num), 0);
-        assert_int_equal(tpoll_fd_delete(tp, num), 0);
+        assert_int_equal(tpoll_fd_delete_wait(tp, num), 0);
         atomic_store(&c.deleted, 1);
         close(a[0]);
         close(a[1]);
@@ -353,7 +358,7 @@ static void test_reuse_across_threads(void **state)
         assert_int_equal(tpoll_fd_insert(tp, num, reuse_new_cb, &c, 2), 0);
         assert_int_equal(tpoll_want_recv(tp, num), 0);
         assert_true(tu_event_wait(&c.fresh, round));
-        assert_int_equal(tpoll_fd_delete(tp, num), 0);
+        assert_int_equal(tpoll_fd_delete_wait(tp, num), 0);
         close(b[0]);
         close(b[1]);
     }
@@ -482,6 +487,80 @@ static void test_delete_in_other_instance_callback(void **state)
     tu_destroy(b);
 }
 
+/*
+ * poll() and select() hold every file they watch until they return: a
+ * thread asleep in them keeps a deleted and closed socket alive, and its
+ * peer sees no end-of-file. Delete wakes such a thread, which drops the
+ * fd before it polls again: the peer sees EOF at once, on every backend.
+ */
+struct sleeper {
+    atomic_int calls;
+    atomic_long tid; /* kernel thread id of the loop */
+};
+
+static void sleeper_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct sleeper *s = owner;
+
+    (void)tp, (void)events;
+    tu_drain(fd);
+    atomic_store(&s->tid, (long)syscall(SYS_gettid));
+    atomic_fetch_add(&s->calls, 1);
+}
+
+/* The loop thread is blocked in the kernel (state S in /proc). */
+static int thread_sleeps(long tid)
+{
+    char path[64], buf[256], *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 1; /* no /proc: nothing to wait for */
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' && p[2] == 'S';
+}
+
+static void test_delete_close_peer_sees_eof(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct sleeper s = {0};
+    struct pollfd pfd;
+    struct tu_loop l;
+    uint64_t end;
+    char c;
+    int sv[2];
+
+    (void)state;
+    tu_socketpair(sv);
+    tu_loop_start(&l, tp, 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], sleeper_cb, &s, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&s.calls) == 0 && tu_now_ms() < end)
+        sched_yield();
+    assert_int_equal(atomic_load(&s.calls), 1);
+    /* Back asleep in its poller, watching sv[0]. */
+    while (!thread_sleeps(atomic_load(&s.tid)) && tu_now_ms() < end)
+        sched_yield();
+    assert_true(thread_sleeps(atomic_load(&s.tid)));
+    assert_true(tpoll_fd_delete(tp, sv[0]) >= 0);
+    close(sv[0]);
+    pfd.fd = sv[1];
+    pfd.events = POLLIN;
+    assert_int_equal(poll(&pfd, 1, TU_DEADLINE_MS), 1);
+    assert_int_equal(read(sv[1], &c, 1), 0);
+    tu_loop_stop(&l);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_delete_in_callback_while_running),
         cmocka_unit_test(test_delete_in_other_instance_callback),
         cmocka_unit_test(test_reuse_across_threads),
+        cmocka_unit_test(test_delete_close_peer_sees_eof),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);

@@ -8,11 +8,17 @@
  * callbacks check as they run and what the end checks:
  *
  * - every byte written is eventually read (no lost readiness);
- * - no callback after its fd's delete returned, nor with the owner of a
+ * - no callback starts after its fd's delete returned (0, or any return
+ *   of tpoll_fd_delete_wait), none runs after its release callback, and
+ *   the release of each tpoll_fd_delete_async runs exactly once, never
+ *   while a callback of that fd runs; no callback with the owner of a
  *   previous user of the number (each insert has its own owner record);
  * - callbacks only run on threads in the fd's mask, and a single-thread
  *   mask's callback never overlaps itself (checked when no migration
  *   raced the wait that dispatched it);
+ * - once everything is read, idle threads stay asleep (their loop counts
+ *   do not move), and a deleted and closed fd's peer sees end-of-file at
+ *   once although every thread sleeps in its poller;
  * - no fd is leaked and (under ASan) no memory.
  *
  * Environment: TPOLL_STRESS_SEED (printed on failure), TPOLL_STRESS_THREADS
@@ -21,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +56,12 @@ struct owner {
     int fd;
     int slot;
     struct pairgen *pg;
-    atomic_int deleted;
+    atomic_int deleting; /* a delete began: a callback still running may
+                          * find the peer closed (reopen) */
+    atomic_int deleted;  /* no callback may start any more */
+    atomic_int async;    /* deleted with tpoll_fd_delete_async */
+    atomic_int released; /* its release callback ran */
+    atomic_int release_calls;
     atomic_int running;
     atomic_ulong mask; /* mask since the last completed insert/migration */
     struct owner *next_all;
@@ -72,7 +84,7 @@ struct stress {
     unsigned long seed;
     uint64_t end_ms;
     unsigned long max_ops;
-    atomic_int phase; /* 0 run, 1 drain, 2 stop */
+    atomic_int phase; /* 0 run, 1 drain, 2 idle (block), 3 stop */
     atomic_int ready;
     atomic_int done; /* workers through with their operations */
     /* Odd while a migration is in flight; bumped around each one. */
@@ -172,7 +184,7 @@ static void read_all(struct owner *o, int fd)
 
     while ((r = read(fd, buf, sizeof(buf))) > 0)
         atomic_fetch_add(&o->pg->read, r);
-    if (r == 0)
+    if (r == 0 && !atomic_load(&o->deleting))
         report("fd %d (slot %d): unexpected EOF", fd, o->slot);
 }
 
@@ -191,6 +203,9 @@ static void stress_cb(struct tpoll *tp, int fd, unsigned events, void *arg)
         report("callback on an unbound thread");
     if (atomic_load(&o->deleted))
         report("callback for fd %d (slot %d) after its delete returned", fd,
+               o->slot);
+    if (atomic_load(&o->released))
+        report("callback for fd %d (slot %d) after its release", fd,
                o->slot);
     if (fd != o->fd)
         report("callback for fd %d with the owner of fd %d", fd, o->fd);
@@ -229,6 +244,63 @@ static void expect(int got, int want, const char *what, int slot)
                want);
 }
 
+static void stress_release(struct tpoll *tp, int fd, void *arg)
+{
+    struct owner *o = arg;
+
+    (void)tp;
+    if (fd != o->fd)
+        report("release for fd %d with the owner of fd %d", fd, o->fd);
+    if (!atomic_load(&o->async))
+        report("release of fd %d, never deleted with a release", fd);
+    if (atomic_load(&o->running) != 0)
+        report("release of fd %d while its callback runs", fd);
+    if (atomic_fetch_add(&o->release_calls, 1) != 0)
+        report("second release of fd %d", fd);
+    atomic_store(&o->released, 1);
+}
+
+/*
+ * One of the three deletes. Plain: 0 promises no callback runs elsewhere
+ * (from inside the fd's own callback, that one does not count); 1 that
+ * one still may. Wait (outside callbacks only): returns once none runs.
+ * Async: the release says so.
+ */
+static void delete_one(struct worker *w, struct slot *s, int idx, int in_cb)
+{
+    struct owner *o = s->owner;
+    unsigned how = rnd_below(w, 3);
+    int r;
+
+    atomic_store(&o->deleting, 1);
+    /* In a callback the waiting delete refuses and deletes nothing. */
+    if (how == 1 && in_cb) {
+        expect(tpoll_fd_delete_wait(S.tp, s->fd), -EDEADLK,
+               "delete_wait in callback", idx);
+        how = 2;
+    }
+    switch (how) {
+    case 0:
+        r = tpoll_fd_delete(S.tp, s->fd);
+        if (r != 0 && r != 1)
+            report("delete on slot %d: %d", idx, r);
+        if (r == 0)
+            atomic_store(&o->deleted, 1);
+        break;
+    case 1:
+        expect(tpoll_fd_delete_wait(S.tp, s->fd), 0, "delete_wait", idx);
+        atomic_store(&o->deleted, 1);
+        break;
+    default:
+        atomic_store(&o->async, 1);
+        expect(tpoll_fd_delete_async(S.tp, s->fd, stress_release), 0,
+               "delete_async", idx);
+        break;
+    }
+    s->inserted = 0;
+    s->owner = NULL;
+}
+
 static void op_insert(struct worker *w, struct slot *s, int idx)
 {
     tpoll_mask_t m = rnd_mask(w);
@@ -250,17 +322,13 @@ static void op_insert(struct worker *w, struct slot *s, int idx)
     }
 }
 
-static void op_delete(struct slot *s, int idx)
+static void op_delete(struct worker *w, struct slot *s, int idx)
 {
     if (!s->inserted) {
         expect(tpoll_fd_delete(S.tp, s->fd), -ENOENT, "delete", idx);
         return;
     }
-    expect(tpoll_fd_delete(S.tp, s->fd), 0, "delete", idx);
-    /* From here on, no callback may start for this owner. */
-    atomic_store(&s->owner->deleted, 1);
-    s->inserted = 0;
-    s->owner = NULL;
+    delete_one(w, s, idx, 0);
 }
 
 static void op_interest(struct worker *w, struct slot *s, int idx)
@@ -296,9 +364,12 @@ static void op_interest(struct worker *w, struct slot *s, int idx)
     }
 }
 
-static void op_migrate(struct worker *w, struct slot *s, int idx)
+/* Outside callbacks set_threads waits for callbacks on leaving threads
+ * (0); inside one it does not, and says 1 when one may still run. */
+static void op_migrate(struct worker *w, struct slot *s, int idx, int in_cb)
 {
     tpoll_mask_t m = rnd_mask(w);
+    int r;
 
     if (!s->inserted) {
         expect(tpoll_fd_set_threads(S.tp, s->fd, m), -ENOENT, "set_threads",
@@ -307,7 +378,9 @@ static void op_migrate(struct worker *w, struct slot *s, int idx)
     }
     atomic_fetch_add(&S.migrations, 1);
     atomic_store(&s->owner->mask, m | atomic_load(&s->owner->mask));
-    expect(tpoll_fd_set_threads(S.tp, s->fd, m), 0, "set_threads", idx);
+    r = tpoll_fd_set_threads(S.tp, s->fd, m);
+    if (r != 0 && !(in_cb && r == 1))
+        report("set_threads on slot %d returned %d", idx, r);
     atomic_store(&s->owner->mask, m);
     atomic_fetch_add(&S.migrations, 1);
 }
@@ -318,7 +391,6 @@ static void op_migrate(struct worker *w, struct slot *s, int idx)
 static void cb_own_op(struct worker *w, struct owner *o)
 {
     struct slot *s = &S.slots[o->slot];
-    int r;
 
     if (pthread_mutex_trylock(&s->mu) != 0)
         return;
@@ -330,18 +402,10 @@ static void cb_own_op(struct worker *w, struct owner *o)
     atomic_fetch_add(&S.cb_ops, 1);
     switch (rnd_below(w, 3)) {
     case 0:
-        /* 1: a callback on another thread had already started and may
-         * still be entering ours, so only 0 promises no more callbacks. */
-        r = tpoll_fd_delete(S.tp, s->fd);
-        if (r != 0 && r != 1)
-            report("delete from its callback on slot %d: %d", o->slot, r);
-        if (r == 0)
-            atomic_store(&o->deleted, 1);
-        s->inserted = 0;
-        s->owner = NULL;
+        delete_one(w, s, o->slot, 1);
         break;
     case 1:
-        op_migrate(w, s, o->slot);
+        op_migrate(w, s, o->slot, 1);
         break;
     default:
         expect(tpoll_stop_recv(S.tp, s->fd), 0, "stop_recv in callback",
@@ -380,12 +444,12 @@ static void set_nonblock(int fd)
 }
 
 /* Close, and at once give the same number to a new socket. */
-static void op_reopen(struct slot *s, int idx)
+static void op_reopen(struct worker *w, struct slot *s, int idx)
 {
     int sv[2];
 
     if (s->inserted)
-        op_delete(s, idx);
+        op_delete(w, s, idx);
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
         report("socketpair: %s", strerror(errno));
         return;
@@ -417,13 +481,13 @@ static void do_op(struct worker *w)
     if (op < 20)
         op_insert(w, s, idx);
     else if (op < 30)
-        op_delete(s, idx);
+        op_delete(w, s, idx);
     else if (op < 45)
         op_interest(w, s, idx);
     else if (op < 55)
-        op_migrate(w, s, idx);
+        op_migrate(w, s, idx, 0);
     else if (op < 60)
-        op_reopen(s, idx);
+        op_reopen(w, s, idx);
     else
         op_write(w, s);
     pthread_mutex_unlock(&s->mu);
@@ -458,9 +522,16 @@ static void *worker_main(void *arg)
     }
     atomic_fetch_add(&S.ops, ops);
     atomic_fetch_add(&S.done, 1);
-    /* Keep serving callbacks while the main thread drains. */
-    while (atomic_load(&S.phase) != 2)
+    /* Keep serving callbacks while the main thread drains; then block
+     * until told to stop (tpoll_wake), for the idle checks. */
+    while (atomic_load(&S.phase) < 2)
         wait_once(w, 1);
+    while (atomic_load(&S.phase) < 3) {
+        int r = tpoll_wait(S.tp, -1);
+
+        if (r < 0 && r != -EINTR)
+            report("tpoll_wait on tid %d: %d", w->tid, r);
+    }
     if (tpoll_thread_stop(S.tp) != 0)
         report("thread_stop %d failed", w->tid);
     return NULL;
@@ -523,6 +594,74 @@ static void drain_all(void)
                atomic_load(&S.slots[worst].pg->written) -
                    atomic_load(&S.slots[worst].pg->read),
                tpoll_fd_interest(S.tp, S.slots[worst].fd));
+}
+
+static uint64_t loops_of(int tid)
+{
+    struct tpoll_counters c;
+
+    if (tpoll_thread_counters(S.tp, tid, &c) != 0)
+        report("counters of %d", tid);
+    return c.loops;
+}
+
+/* Everything is read and nothing is ready: the threads, now blocking in
+ * their pollers, must not loop (a thread polling a closed number, or a
+ * wake-up never consumed, would spin). A short settling time lets each
+ * finish the timed wait it was in. */
+static void check_idle(void)
+{
+    struct timespec settle = {0, 20000000}, window = {0, 200000000};
+    uint64_t before[MAX_THREADS];
+    int i;
+
+    nanosleep(&settle, NULL);
+    for (i = 0; i < S.nthreads; i++)
+        before[i] = loops_of(i);
+    nanosleep(&window, NULL);
+    for (i = 0; i < S.nthreads; i++) {
+        uint64_t n = loops_of(i) - before[i];
+
+        if (n > 2)
+            report("idle thread %d looped %llu times in 200 ms", i,
+                   (unsigned long long)n);
+    }
+}
+
+/* With every thread asleep in its poller, delete and close each fd: its
+ * peer sees end-of-file at once (poll() and select() hold the files they
+ * watch until they return: delete must wake them). */
+static void close_all_with_eof(void)
+{
+    int i;
+
+    for (i = 0; i < S.nslots; i++) {
+        struct slot *s = &S.slots[i];
+        struct pollfd p = {.fd = s->peer, .events = POLLIN};
+        char c;
+
+        if (s->inserted) {
+            expect(tpoll_fd_delete(S.tp, s->fd), 0, "idle delete", i);
+            s->inserted = 0;
+        }
+        close(s->fd);
+        s->fd = -1;
+        if (poll(&p, 1, TU_DEADLINE_MS) != 1 || read(s->peer, &c, 1) != 0)
+            report("slot %d: peer saw no end-of-file after delete + close",
+                   i);
+    }
+}
+
+/* Every delete with a release was released exactly once; no other. */
+static void check_releases(void)
+{
+    struct owner *o;
+
+    for (o = S.owners; o != NULL; o = o->next_all)
+        if (atomic_load(&o->release_calls) != atomic_load(&o->async))
+            report("fd %d (slot %d): %d releases for %d async deletes",
+                   o->fd, o->slot, atomic_load(&o->release_calls),
+                   atomic_load(&o->async));
 }
 
 static void free_all(void)
@@ -588,6 +727,11 @@ static void test_stress(void **state)
     if (!atomic_load(&S.failed))
         drain_all();
     atomic_store(&S.phase, 2);
+    if (!atomic_load(&S.failed)) {
+        check_idle();
+        close_all_with_eof();
+    }
+    atomic_store(&S.phase, 3);
     for (i = 0; i < S.nthreads; i++)
         tpoll_wake(S.tp, i);
     for (i = 0; i < S.nthreads; i++)
@@ -597,10 +741,12 @@ static void test_stress(void **state)
 
         if (s->inserted)
             expect(tpoll_fd_delete(S.tp, s->fd), 0, "final delete", i);
-        close(s->fd);
+        if (s->fd >= 0)
+            close(s->fd);
         close(s->peer);
         pthread_mutex_destroy(&s->mu);
     }
+    check_releases();
     tu_destroy(S.tp);
     free_all();
     pthread_mutex_destroy(&S.all_mu);

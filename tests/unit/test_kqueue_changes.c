@@ -44,6 +44,7 @@ static int ncalls;
 static int recording;
 static int user_filter_broken; /* EVFILT_USER changes fail with EINVAL */
 static int user_changes;       /* EVFILT_USER changes seen */
+static int fail_next_delete;   /* errno the next lone EV_DELETE fails with */
 
 int __real_kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev,
                   int nev, const struct timespec *ts);
@@ -69,6 +70,16 @@ int __wrap_kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev,
         c->nchanges = nch;
         c->nevents = nev;
         memcpy(c->ch, ch, (size_t)nch * sizeof(*ch));
+    }
+    /* A delete the kernel refuses: its receipt carries the error, and the
+     * filter stays registered (nothing is passed on). */
+    if (fail_next_delete && nch == 1 && (ch[0].flags & EV_DELETE) &&
+        nev >= 1) {
+        ev[0] = ch[0];
+        ev[0].flags = EV_ERROR;
+        ev[0].data = fail_next_delete;
+        fail_next_delete = 0;
+        return 1;
     }
     return __real_kevent(kq, ch, nch, ev, nev, ts);
 }
@@ -417,12 +428,49 @@ static void test_wake_user_filter_or_fallback(void **state)
     }
 }
 
+/* A delete the kernel refuses (other than "already gone") leaves the
+ * filter registered: it stays counted as registered and the next update
+ * pass removes it, rather than being forgotten while it keeps firing. */
+static void test_refused_delete_is_retried(void **state)
+{
+    struct tpoll *tp = create(1, 0);
+    struct rec r = {0};
+    int sv[2];
+
+    (void)state;
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], record_cb, &r, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    fail_next_delete = ENOMEM;
+    record(1);
+    assert_int_equal(tpoll_stop_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(fail_next_delete, 0);
+    assert_true(tp_load(&tp->fds[sv[0]].polled_recv) & 1);
+    /* The next pass tries again, and the kernel agrees this time. */
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    record(0);
+    assert_int_equal(ncalls, 2);
+    assert_int_equal(calls[1].nchanges, 1);
+    assert_int_equal(calls[1].ch[0].flags, EV_DELETE | RECEIPT);
+    assert_int_equal(tp_load(&tp->fds[sv[0]].polled_recv), 0);
+    tu_write_byte(sv[1]);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interest_transitions),
         cmocka_unit_test(test_mask_transitions),
         cmocka_unit_test(test_failing_change_in_batch),
+        cmocka_unit_test(test_refused_delete_is_retried),
         cmocka_unit_test(test_delete_of_closed_fd_is_quiet),
         cmocka_unit_test(test_full_buffer_flushes_early),
         cmocka_unit_test(test_wake_user_filter_or_fallback),

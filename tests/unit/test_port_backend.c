@@ -500,7 +500,7 @@ static void *waker_main(void *arg)
 {
     struct waker *w = arg;
 
-    while (!(tp_load(&w->th->wstate) & TP_W_SLEEPING))
+    while (!(tp_load(&w->th->wword) & TP_W_SLEEPING))
         sched_yield();
     assert_int_equal(tpoll_wake(w->tp, 0), 0);
     return NULL;
