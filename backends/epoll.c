@@ -81,25 +81,38 @@ static int ep_set_exclusive(struct tp__thread *th, int fd, uint64_t cookie,
     return err;
 }
 
+static int ctl(struct tp__thread *th, int op, int fd, struct epoll_event *ev)
+{
+    tp__count_ctl(th, 1);
+    return epoll_ctl(ep(th)->epfd, op, fd, ev) == 0 ? 0 : -errno;
+}
+
+/*
+ * What `have` says is registered may not be what the kernel holds when
+ * the program closed an fd without deleting it: the registration went
+ * with the file, and a new file may have the number. The kernel's answer
+ * decides: a modify of nothing is an add, an add of something already
+ * there a modify, and a delete of nothing is done.
+ */
 static int ep_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
                   unsigned want)
 {
     struct epoll_event ev = {.events = to_epoll(want),
                              .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
-    int op = !have ? EPOLL_CTL_ADD : !want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    int r;
+    int err;
 
     if (want & TP_EV_EXCL)
         return ep_set_exclusive(th, fd, ev.data.u64, have, want);
-
-    tp__count_ctl(th, 1);
-    r = epoll_ctl(ep(th)->epfd, op, fd, &ev);
-    if (r == 0)
-        return 0;
-    /* The fd was closed behind our back: its registration went with it. */
-    if (op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF))
-        return 0;
-    return -errno;
+    if (!want) {
+        err = ctl(th, EPOLL_CTL_DEL, fd, &ev);
+        return err == -ENOENT || err == -EBADF ? 0 : err;
+    }
+    err = ctl(th, have ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    if (err == -ENOENT && have)
+        err = ctl(th, EPOLL_CTL_ADD, fd, &ev);
+    else if (err == -EEXIST && !have)
+        err = ctl(th, EPOLL_CTL_MOD, fd, &ev);
+    return err;
 }
 
 static void ep_remove(struct tp__thread *th, int fd, unsigned have)

@@ -157,23 +157,27 @@ static void kq_flush(struct tp__thread *th)
 }
 
 /*
- * Adds for the directions wanted and not registered, deletes for those
- * registered and no longer wanted: a filter this thread never added is
- * never deleted. The core holds the fd's lock until the flush, so a full
- * buffer is flushed here at once.
+ * Adds for every direction wanted, deletes for those registered and no
+ * longer wanted: a filter this thread never added is never deleted. An
+ * add of a filter already there only updates it (kqueue(2)), so adding
+ * the wanted ones again costs one change each in the same call, and
+ * repairs what `have` believed of an fd the program closed without
+ * deleting (closing drops its knotes) whose number a new file took. The
+ * core holds the fd's lock until the flush, so a full buffer is flushed
+ * here at once.
  */
 static int kq_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
                   unsigned want)
 {
     struct kq_thread *t = kt(th);
-    unsigned on = want & ~have, off = have & ~want, dir;
+    unsigned dir;
 
     if (t->nchanges + 2 > t->cap)
         kq_flush(th);
     for (dir = TP_EV_RECV; dir <= TP_EV_SEND; dir <<= 1) {
-        if (on & dir)
+        if (want & dir)
             queue_change(t, fd, dir, EV_ADD, gen);
-        else if (off & dir)
+        else if (have & dir)
             queue_change(t, fd, dir, EV_DELETE, gen);
     }
     return 0;

@@ -561,6 +561,48 @@ static void test_delete_close_peer_sees_eof(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * A program error the library recovers from: an fd closed without
+ * delete, its number reused by a new socket, then given send interest.
+ * The kernel holds no registration for the new file; the library must
+ * register it (not modify a registration that is gone, fail, and report
+ * a spurious error), and keep reporting it readable.
+ */
+static void test_closed_without_delete_number_reused(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct tu_rec r = {0};
+    int sv[2], nv[2], num;
+
+    (void)state;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(sv);
+    num = sv[0];
+    assert_int_equal(tpoll_fd_insert(tp, num, tu_rec_cb, &r, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, num), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    tu_socketpair(nv);
+    close(num);
+    close(sv[1]);
+    assert_int_equal(dup2(nv[0], num), num);
+    close(nv[0]);
+    assert_int_equal(tpoll_want_send(tp, num), 0);
+    assert_true(tu_wait_until(tp, tu_rec_called, &r));
+    assert_true(r.events & TPOLL_SEND);
+    assert_false(r.events & TPOLL_ERR);
+    assert_int_equal(tpoll_stop_send(tp, num), 0);
+    r.calls = 0;
+    r.events = 0;
+    tu_write_byte(nv[1]);
+    assert_true(tu_wait_until(tp, tu_rec_called, &r));
+    assert_true(r.events & TPOLL_RECV);
+    assert_false(r.events & TPOLL_ERR);
+    assert_true(tpoll_fd_delete(tp, num) >= 0);
+    close(num);
+    close(nv[1]);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_delete_in_other_instance_callback),
         cmocka_unit_test(test_reuse_across_threads),
         cmocka_unit_test(test_delete_close_peer_sees_eof),
+        cmocka_unit_test(test_closed_without_delete_number_reused),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
