@@ -282,11 +282,19 @@ static void test_fork_while_deleting(void **state)
  * so that no later tpoll_wake would ever signal it again.
  */
 struct fork_cb {
-    struct tu_loop *loop;
     int go[2]; /* parent -> child: finish the batch now */
     atomic_int child;
     int forked;
 };
+
+static int exit_pipe[2];
+
+static void exit_child_cb(struct tpoll *tp, int fd, unsigned events,
+                          void *owner)
+{
+    (void)tp, (void)fd, (void)events, (void)owner;
+    _exit(CHILD_OK);
+}
 
 static void forking_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
@@ -302,9 +310,12 @@ static void forking_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
         return;
     if (tpoll_after_fork(tp) != 0)
         _exit(CHILD_AFTER_FORK);
-    /* The child's copy of the loop ends after this wait; its thread, the
-     * child's only one, then stops its id and exits the child. */
-    atomic_store(&f->loop->stop, 1);
+    /* The child's copy of the loop ends at its next wait, through a
+     * writable pipe whose callback exits the child. */
+    if (pipe(exit_pipe) != 0 ||
+        tpoll_fd_insert(tp, exit_pipe[1], exit_child_cb, NULL, 1) != 0 ||
+        tpoll_want_send(tp, exit_pipe[1]) != 0)
+        _exit(CHILD_USE);
     while (read(f->go[0], &c, 1) < 0 && errno == EINTR)
         ;
 }
@@ -320,7 +331,6 @@ static void test_fork_in_callback_keeps_parents_wakeup(void **state)
 
     (void)state;
     atomic_init(&f.child, 0);
-    f.loop = &l;
     assert_int_equal(pipe(f.go), 0);
     tu_socketpair(sv);
     /* Park the loop just before its first sleep, then make the fd
