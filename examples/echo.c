@@ -66,12 +66,23 @@ static void fail(const char *what, int err)
     exit(1);
 }
 
+/* Runs once nothing uses the connection any more: here, right after the
+ * callback that closed it returns. */
+static void release_conn(struct tpoll *tp, int fd, void *owner)
+{
+    (void)tp;
+    close(fd);
+    free(owner);
+}
+
 static void close_conn(struct tpoll *tp, struct conn *c)
 {
-    tpoll_fd_delete(tp, c->fd);
+    int err;
+
     demo.by_fd[c->fd] = NULL;
-    close(c->fd);
-    free(c);
+    err = tpoll_fd_delete_async(tp, c->fd, release_conn);
+    if (err)
+        fail("delete connection", err);
 }
 
 /* Write what is buffered; with a full socket buffer, wait for SEND. */

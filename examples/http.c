@@ -89,13 +89,25 @@ static void die(const char *what, int err)
     exit(1);
 }
 
-static void conn_close(struct tpoll *tp, struct conn *c)
+/* Runs once nothing uses the connection any more: here, right after the
+ * callback that closed it returns, on the connection's thread. */
+static void conn_release(struct tpoll *tp, int fd, void *owner)
 {
-    tpoll_fd_delete(tp, c->fd);
-    close(c->fd);
+    struct conn *c = owner;
+
+    (void)tp;
+    close(fd);
     c->prev->next = c->next;
     c->next->prev = c->prev;
     free(c);
+}
+
+static void conn_close(struct tpoll *tp, struct conn *c)
+{
+    int err = tpoll_fd_delete_async(tp, c->fd, conn_release);
+
+    if (err)
+        die("delete connection", -err);
 }
 
 /* Returns 1 once out[] is empty, 0 if the socket is full, -1 on error. */
