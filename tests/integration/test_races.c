@@ -211,6 +211,10 @@ static void *stopper_main(void *arg)
     assert_int_equal(tpoll_want_recv(st->tp, st->fd), 0);
     while (atomic_load(&st->s->calls) == 0)
         tpoll_wait(st->tp, 100);
+    /* One more pass: event ports re-associate the fd consumed by the
+     * event, leaving it queued for no update (the stop below must find
+     * nothing of it to take its lock for, while the delete holds it). */
+    tpoll_wait(st->tp, 0);
     atomic_store(&st->started, 1);
     while (!atomic_load(&st->stop))
         sched_yield();

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "park.h"
@@ -20,6 +21,13 @@ struct tu_trap {
 };
 
 static void on_hook_entry(enum tp__hook_point point, long arg);
+static void disarm_in_child(void);
+static void install(void);
+
+static void register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, disarm_in_child);
+}
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -67,7 +75,7 @@ void tu_relaxed_trap_arm(enum tp__hook_point point, long arg)
     atomic_store_explicit(&rx_parked, 0, memory_order_relaxed);
     atomic_store_explicit(&rx_arg, arg, memory_order_relaxed);
     atomic_store_explicit(&rx_point, (int)point + 1, memory_order_relaxed);
-    tp__hook_install(on_hook_entry);
+    install();
 }
 
 int tu_relaxed_trap_wait(void)
@@ -127,12 +135,30 @@ static void on_hook_entry(enum tp__hook_point point, long arg)
     on_hook(point, arg);
 }
 
+/* A forked child has none of the parent's other threads: a trap armed for
+ * one of them must not catch the child's only thread instead. */
+static void disarm_in_child(void)
+{
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&cv, NULL);
+    memset(traps, 0, sizeof(traps));
+    atomic_store_explicit(&rx_point, 0, memory_order_relaxed);
+}
+
+static void install(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, register_fork_handler);
+    tp__hook_install(on_hook_entry);
+}
+
 void tu_hook_observe(tp__hook_fn fn)
 {
     pthread_mutex_lock(&mu);
     observer = fn;
     pthread_mutex_unlock(&mu);
-    tp__hook_install(on_hook_entry);
+    install();
 }
 
 struct tu_trap *tu_trap_arm(enum tp__hook_point point, long arg)
@@ -152,7 +178,7 @@ struct tu_trap *tu_trap_arm(enum tp__hook_point point, long arg)
     t->parked = 0;
     t->released = 0;
     pthread_mutex_unlock(&mu);
-    tp__hook_install(on_hook_entry);
+    install();
     return t;
 }
 
