@@ -74,7 +74,7 @@ struct tp__thread {
     _Alignas(TP_CACHE_LINE) int tid;
     tpoll_mask_t bit;
     tp_atomic_t life; /* TP_LIFE_*: what a forked child may trust */
-    int *local;        /* fds queued by this thread, at most one per fd */
+    int *local;       /* fds queued by this thread, at most one per fd */
     int nlocal;
     int qcap;     /* capacity of local and inbox */
     int overflow; /* a queue overflowed: the next pass scans update_mask */

@@ -153,8 +153,7 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
         tp__fd_unlock(e);
         return -ENOENT;
     }
-    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL)) +
-         TP_ST_GEN_ONE;
+    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL)) + TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
     polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);

@@ -22,7 +22,7 @@ struct tp__thread_head {
      * callback it runs: checked after each callback (release.c). A hint:
      * the wake word's TP_W_OWED is what the end of the wait relies on. */
     tp_atomic_t owed;
-    int batch;         /* events fetched per poll */
+    int batch; /* events fetched per poll */
     int max_fds;
 };
 

@@ -18,8 +18,9 @@
 
 #define TP_W_SLEEPING 0x1u /* owner: about to block, or blocked */
 #define TP_W_NOTIFIED 0x2u /* notifiers: work queued since the owner woke */
-#define TP_W_OWED 0x4u     /* a delete or migration waits for this thread
-                            * to pass a quiescent point (release.c) */
+/* A delete or migration waits for this thread to pass a quiescent point
+ * (release.c). */
+#define TP_W_OWED 0x4u
 
 /* Owner, before blocking: publishes SLEEPING and reads what notifiers
  * left, in one fetch-or. Returns 1 if the owner may block. */
