@@ -23,7 +23,11 @@
 #define TP_W_OWED 0x4u
 
 /* Owner, before blocking: publishes SLEEPING and reads what notifiers
- * left, in one fetch-or. Returns 1 if the owner may block. */
+ * left, in one fetch-or. Returns 1 if the owner may block. The fetch-or
+ * is the fence: it forbids the owner's read of the word (and, after it,
+ * of the inbox) from being satisfied before its SLEEPING is visible to a
+ * notifier (the store-buffer reordering that lost wake-ups with two
+ * words). */
 static inline int tp__wake_sleep_begin(tp_atomic_t *w)
 {
     return !(tp_fetch_or(w, TP_W_SLEEPING) & (TP_W_NOTIFIED | TP_W_OWED));
@@ -32,7 +36,9 @@ static inline int tp__wake_sleep_begin(tp_atomic_t *w)
 /* Owner, once the poll returned: a notification from now on is for the
  * next sleep. One that came during this one left its work where the next
  * wait looks (the inbox), or is answered by this wait returning (a plain
- * wake). OWED stays until the thread has passed its quiescent point. */
+ * wake). OWED stays until the thread has passed its quiescent point. An
+ * atomic and, not a store: a notifier's fetch-or landing between a load
+ * and a store would be lost with its TP_W_OWED. */
 static inline void tp__wake_sleep_end(tp_atomic_t *w)
 {
     tp_and(w, ~(AO_t)(TP_W_SLEEPING | TP_W_NOTIFIED));
@@ -47,13 +53,20 @@ static inline int tp__wake_must_signal(AO_t old)
     return (old & (TP_W_SLEEPING | TP_W_NOTIFIED)) == TP_W_SLEEPING;
 }
 
+/* The fetch-or is the fence of this half: it forbids the notifier's read
+ * of SLEEPING from being satisfied before its work (stored before the
+ * call) and its NOTIFIED are visible to the owner. It is made every time,
+ * also when NOTIFIED is already set: the old protocol skipped it then,
+ * and its work could stay unseen by an owner deciding to sleep. */
 static inline AO_t tp__wake_notify(tp_atomic_t *w, AO_t bits)
 {
     return tp_fetch_or(w, bits | TP_W_NOTIFIED);
 }
 
 /* Owner, outside its poll and its callbacks: was a quiescent point asked
- * for? Clears the request; the caller then passes the point. */
+ * for? Clears the request; the caller then passes the point. A relaxed
+ * read suffices: a request missed here left NOTIFIED set, so the next
+ * sleep does not block and the next wait's end sees it. */
 static inline int tp__wake_take_owed(tp_atomic_t *w)
 {
     if (TP_LIKELY(!(tp_load_relaxed(w) & TP_W_OWED)))
