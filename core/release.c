@@ -178,10 +178,21 @@ void tp__quiesce(struct tp__thread *th)
     }
 }
 
-/* The list may be half-linked (a vanished thread held the lock): none of
- * it is trusted, nothing of it freed. */
+/* Taken by a thread that vanished, the list may be half-linked: then
+ * none of it is trusted and nothing of it freed (a leak in the child).
+ * Otherwise the records it allocated are freed, releases not called (the
+ * parent calls them); a waiter's record lived on a vanished stack. */
 void tp__rel_forget_all(struct tpoll *tp)
 {
+    struct tp__rel *r, *next;
+
+    if (tp_load(&tp->graves_lock) == 0) {
+        for (r = tp->graves; r != NULL; r = next) {
+            next = r->next;
+            if (r->heap && r->waiter == NULL)
+                tp__rel_free(r);
+        }
+    }
     tp_store(&tp->graves_lock, 0);
     tp->graves = NULL;
 }

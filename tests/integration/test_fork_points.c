@@ -432,6 +432,60 @@ static void test_after_fork_leaves_childs_own_fds(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * Fork while a delete waits for a callback running on another thread:
+ * the child does not release (the parent does, once), and its instance
+ * works.
+ */
+static atomic_int releases;
+
+static void count_release(struct tpoll *tp, int fd, void *owner)
+{
+    (void)tp, (void)fd, (void)owner;
+    atomic_fetch_add(&releases, 1);
+}
+
+static void test_fork_while_release_pending(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct tu_trap *t;
+    struct tu_loop l;
+    uint64_t end;
+    int sv[2];
+    pid_t pid;
+
+    (void)state;
+    atomic_store(&releases, 0);
+    tu_socketpair(sv);
+    tu_loop_start(&l, tp, 1);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], tu_noop_cb, NULL, 2), 0);
+    t = tu_trap_arm(TP_HOOK_DISPATCH_CHECKED, sv[0]);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    assert_true(tu_trap_wait(t));
+    assert_int_equal(tpoll_fd_delete_async(tp, sv[0], count_release), 0);
+    assert_int_equal(atomic_load(&releases), 0);
+    pid = tu_fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (tpoll_after_fork(tp) != 0)
+            _exit(CHILD_AFTER_FORK);
+        if (atomic_load(&releases) != 0)
+            _exit(CHILD_USE);
+        _exit(child_use(tp, 0));
+    }
+    reap_ok(pid);
+    tu_trap_release(t);
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&releases) == 0 && tu_now_ms() < end)
+        sched_yield();
+    assert_int_equal(atomic_load(&releases), 1);
+    tu_loop_stop(&l);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -449,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_fork_while_deleting),
         cmocka_unit_test(test_fork_in_callback_keeps_parents_wakeup),
         cmocka_unit_test(test_after_fork_leaves_childs_own_fds),
+        cmocka_unit_test(test_fork_while_release_pending),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, setup, NULL);
