@@ -111,6 +111,60 @@ static void *owner_of(int i)
                                (uintptr_t)i);
 }
 
+/* Releases of tpoll_fd_delete_async: called, and still owed (a delete
+ * from the fd's own callback releases once that callback returned). */
+static unsigned long released, releases_owed;
+static int release_fd = -1;
+
+static void on_release(struct tpoll *tp, int fd, void *owner)
+{
+    (void)tp;
+    CHECK(releases_owed > 0, "release of fd %d that nobody owed", fd);
+    CHECK(owner != NULL && fd == release_fd, "release of fd %d, expected %d",
+          fd, release_fd);
+    released++;
+    releases_owed--;
+}
+
+/*
+ * The three deletes, chosen by the incarnation (no input byte, so that
+ * the corpus keeps its meaning). One thread: nothing else can be running
+ * the fd's callback, so the release runs before the call returns, or,
+ * from inside that callback, right after it; the waiting delete refuses
+ * inside callbacks and deletes nothing.
+ */
+static int delete_slot(int i, int in_callback)
+{
+    struct slot *s = &z.s[i];
+    int ret;
+
+    switch (s->incarnation % 3) {
+    case 0:
+        ret = tpoll_fd_delete(z.tp, s->fd);
+        break;
+    case 1:
+        ret = tpoll_fd_delete_wait(z.tp, s->fd);
+        if (in_callback) {
+            CHECK(ret == -EDEADLK, "delete_wait in a callback: %d", ret);
+            return 0;
+        }
+        break;
+    default:
+        release_fd = s->fd;
+        releases_owed += s->inserted;
+        ret = tpoll_fd_delete_async(z.tp, s->fd, on_release);
+        if (!in_callback)
+            CHECK(releases_owed == 0, "release of fd %d not run at once",
+                  s->fd);
+        break;
+    }
+    if (ret == 0) {
+        s->inserted = 0;
+        s->interest = 0;
+    }
+    return ret;
+}
+
 static void check_fd_open(int fd)
 {
     CHECK(fcntl(fd, F_GETFD) >= 0, "fd %d should be open", fd);
@@ -200,9 +254,7 @@ static void on_event(struct tpoll *tp, int fd, unsigned events, void *owner)
     case ACT_NONE:
         break;
     case ACT_DELETE:
-        EXPECT_RET(tpoll_fd_delete(tp, fd), 0);
-        s->inserted = 0;
-        s->interest = 0;
+        EXPECT_RET(delete_slot(i, 1), 0);
         break;
     case ACT_STOP:
         EXPECT_RET(tpoll_stop_recv(tp, fd), 0);
@@ -248,6 +300,8 @@ static void op_wait(void)
     }
     CHECK(got == expected, "tpoll_wait dispatched %d, model expects %d", got,
           expected);
+    CHECK(releases_owed == 0, "%lu releases owed after tpoll_wait",
+          releases_owed);
     for (i = 0; i < NSLOTS; i++) {
         const struct slot *s = &z.s[i];
 
@@ -287,10 +341,9 @@ static void op_insert(int i)
 static void op_delete(int i)
 {
     struct slot *s = &z.s[i];
+    int want = s->inserted ? 0 : -ENOENT;
 
-    EXPECT_RET(tpoll_fd_delete(z.tp, s->fd), s->inserted ? 0 : -ENOENT);
-    s->inserted = 0;
-    s->interest = 0;
+    EXPECT_RET(delete_slot(i, 0), want);
 }
 
 static void op_interest(int i, int op)
