@@ -53,10 +53,14 @@ void tp__remove_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
 }
 
 /* The swap is a full barrier: a delete that clears a polled bit after the
- * rebuild's scan read it sets the flag again after ours is cleared. */
+ * rebuild's scan read it sets the flag again after ours is cleared. The
+ * first read is an acquire: it follows the owner's fetch-or of SLEEPING
+ * in the handshake with a delete (raise_rebuild), and a relaxed load may
+ * be satisfied before that read-modify-write's store is visible (arm64
+ * without LSE atomics: LDAXR/STLXR, then a plain LDR). */
 int tp__scan_dirty(struct tp__thread *th)
 {
-    if (!(tp_load_relaxed(&th->scan_dirty) && tp_swap(&th->scan_dirty, 0)))
+    if (!(tp_load(&th->scan_dirty) && tp_swap(&th->scan_dirty, 0)))
         return 0;
     TP_HOOK(TP_HOOK_SCAN_REBUILD, th->tid);
     return 1;

@@ -64,12 +64,14 @@ static inline AO_t tp__wake_notify(tp_atomic_t *w, AO_t bits)
 }
 
 /* Owner, outside its poll and its callbacks: was a quiescent point asked
- * for? Clears the request; the caller then passes the point. A relaxed
- * read suffices: a request missed here left NOTIFIED set, so the next
- * sleep does not block and the next wait's end sees it. */
+ * for? Clears the request; the caller then passes the point. The read is
+ * an acquire: it follows the callback's clearing of its running bit (a
+ * read-modify-write) in the handshake with a delete handing a record
+ * over, and on arm64 without LSE atomics a relaxed load may be satisfied
+ * before that store is visible, losing the quiescent point. */
 static inline int tp__wake_take_owed(tp_atomic_t *w)
 {
-    if (TP_LIKELY(!(tp_load_relaxed(w) & TP_W_OWED)))
+    if (TP_LIKELY(!(tp_load(w) & TP_W_OWED)))
         return 0;
     tp_and(w, ~(AO_t)TP_W_OWED);
     return 1;

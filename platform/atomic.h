@@ -3,8 +3,13 @@
  * Atomics: a thin layer over libatomic_ops so that the core names what it
  * needs (fetch-or returning the old value, sequentially consistent RMW) and
  * libatomic_ops chooses the instructions per CPU. Every read-modify-write
- * here is a full barrier: the core's handshakes (sleep/notify, running
- * mask/thread mask, polled mask/delete) are Dekker-style and need it.
+ * here is sequentially consistent: the core's handshakes (sleep/notify,
+ * running mask/thread mask, polled mask/delete) are Dekker-style, each
+ * side a read-modify-write and then a load of the other side's word. That
+ * load must be an acquire (tp_load), never tp_load_relaxed: where the
+ * read-modify-write is a load-exclusive/store-release loop with no
+ * trailing barrier (arm64 without LSE atomics, gcc's out-of-line
+ * helpers), only an acquire load is ordered after its store.
  */
 #ifndef TP_PLATFORM_ATOMIC_H
 #define TP_PLATFORM_ATOMIC_H
