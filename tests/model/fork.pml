@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * P5: thread lifecycle and fork.
+ * Thread lifecycle and fork.
  *
- * Models tpoll_thread_start, tpoll_thread_stop (core/thread.c, with the
- * backend's thread_init and thread_term), the three things a started
+ * Models tpoll_thread_start, tpoll_thread_stop (core/thread.c and
+ * core/lifecycle.c, with the backend's thread_init and thread_term), the three things a started
  * thread does with shared locks held or shared state in use (an update
  * pass holding an fd lock, a callback, a delete_wait holding the fd lock
  * and then the graveyard lock, its waiter record on its stack), and
- * tpoll_after_fork (core/thread.c) in the child.
+ * tpoll_after_fork (core/fork.c) in the child.
  *
  * fork() is one step of the forking thread F: from it on, every other
  * thread has vanished (their proctypes are "provided (!forked)"), and F
@@ -26,8 +26,8 @@
  * Size: F (thread id 0, live, idle when it forks: a fork inside a
  * callback is forkcb.pml) and one other thread T1 that starts, does one
  * of the three things, and stops. F forks at any step of T1, which covers
- * every point the spec lists; a second thread would only repeat T1's
- * points.
+ * every point where a thread holds a lock or half-built state; a second
+ * thread would only repeat T1's points.
  *
  * Bug (-DBUG): the child trusts a "bound" flag set at the very start of
  * tpoll_thread_start and cleared at the very end of tpoll_thread_stop
@@ -156,15 +156,16 @@ proctype other() provided (!forked)
         waiter_woken
     fi;
 
-    /* tpoll_thread_stop */
+    /* tpoll_thread_stop (tp__thread_close): the inbox dead, the last
+     * quiescent point, then its bits cleared under each fd's lock */
     life[T1] = CLOSING;
     acquire(inbox_lock[T1]);
     inbox_dead[T1] = 1;
     release_lock(inbox_lock[T1]);
+    quiesce(T1);
     acquire(fd_lock);
     polled = polled & ~BIT(T1);
     release_lock(fd_lock);
-    quiesce(T1);
     pfd[T1] = GONE;             /* thread_term: close, then free */
     bdata[T1] = GONE;
     queues[T1] = GONE;

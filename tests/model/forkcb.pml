@@ -3,17 +3,17 @@
  * Fork from a callback (epoll): the child must not consume the parent's
  * wake signal.
  *
- * Models tpoll_wait on the epoll backend (core/thread.c with P1's fixed
- * sleep protocol; backends/epoll.c ep_dispatch, which reads the wake
+ * Models tpoll_wait on the epoll backend (core/thread.c with the
+ * sleep/wake handshake of core/wake.h; backends/epoll.c ep_dispatch, which reads the wake
  * eventfd when the batch reports it), a callback in the first batch that
  * forks and calls tpoll_after_fork, and the child continuing that
  * batch's dispatch. A notifier publishes work for the parent thread and
- * notifies it (P1). The eventfd is one kernel object, shared by parent
+ * notifies it (core/queue.c mark_remote). The eventfd is one kernel object, shared by parent
  * and child after the fork; everything else in the child is its own copy
  * and does not touch the parent.
  *
- * Memory: interleaving. P1's fixed protocol uses only RMWs on the wake
- * word; wake.pml proves it on store buffers. What is checked here is the
+ * Memory: interleaving. The sleep/wake handshake uses only RMWs on the
+ * wake word; wake.pml proves it on store buffers. What is checked here is the
  * kernel object the two processes share.
  *
  * Property (assertion): no lost wakeup in the parent: when nothing can

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * P4: update queues and their overflow into a table scan.
+ * Update queues and their overflow into a table scan.
  *
  * Models the interest change (core/fdops.c change_interest), marking
- * (core/update.c tp__mark_self for the thread itself, mark_remote for
+ * (core/queue.c tp__mark_self for the thread itself, mark_remote for
  * another thread, under its inbox lock), and the update pass
- * (core/update.c drain_inbox, apply_by_scan, process_queue) of one
- * thread T, as tpoll_wait runs it: only when something is queued.
+ * (core/queue.c tp__drain_inbox; core/pass.c apply_by_scan,
+ * process_queue) of one thread T, as tpoll_wait runs it: only when
+ * something is queued.
  *
  * Memory: interleaving. The pass clears its update bit with an RMW and
  * then reads the state; a change writes the state with a CAS and then
@@ -171,7 +172,7 @@ inline mark_remote(f)
                 :: ninbox < CAP -> inbox = f; ninbox++
                 :: else -> inbox_overflow = 1
                 fi
-                /* notify(T): P1, proven in wake.pml; T's loop polls
+                /* notify(T): sleep/wake, proven in wake.pml; T's loop polls
                  * without blocking here */
             :: else
             fi

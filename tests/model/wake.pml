@@ -1,22 +1,26 @@
 /* SPDX-License-Identifier: MIT
  *
- * P1, sleep and wake, on explicit store buffers.
+ * Sleep and wake, on explicit store buffers.
  *
  * Models tpoll_wait's sleep half (core/thread.c: the update pass's inbox
- * drain, sleep_timeout, the poll, woke_up, the wake-fd drain of
- * dispatch, the OWED check at the end of the wait) against notifiers
- * (core/update.c: mark_remote publishing an inbox entry, then
- * tp__notify_locked; P3's owed records: fetch_or OWED, then notify).
+ * drain, core/queue.c tp__drain_inbox; the sleep check,
+ * core/wake.h tp__wake_sleep_begin; the poll; tp__wake_sleep_end; the
+ * wake-fd drain of dispatch; the quiescent point at the end of the wait,
+ * tp__wake_take_owed) against notifiers: core/queue.c mark_remote
+ * publishing an inbox entry and then tp__notify_locked (one fetch-or of
+ * NOTIFIED, tp__wake_notify, whose old value decides the signal,
+ * tp__wake_must_signal), and core/release.c hand_over, whose one fetch-or
+ * carries OWED with NOTIFIED.
  *
  * Memory: x86-TSO. Each process owns a FIFO store buffer; a plain store
  * enters it, a load reads the newest own buffered value for its location
  * or else memory, read-modify-writes and fences drain the buffer first,
  * and a flusher process moves the oldest entry of any buffer to memory at
  * any moment. -DPSO weakens this: any buffered store may drain that has
- * no older one to its location, except a release store (the spec's plain
- * store), which waits for all older ones; loads stay in order, as acquire
- * loads do. -DSC writes memory directly (no buffers), to show which
- * failures need the buffers: the bug variant verifies clean under SC.
+ * no older one to its location, except a release store (tp_store), which
+ * waits for all older ones; loads stay in order, as acquire loads do.
+ * -DSC writes memory directly (no buffers), to show which failures need
+ * the buffers: the bug variant verifies clean under SC.
  *
  * Properties:
  * (a) no lost wakeup: when no process can move (Spin's timeout: the
@@ -25,8 +29,8 @@
  *     record handled. An owner blocked with work pending and an
  *     unsignalled wake fd is the lost wakeup; no process is left to
  *     signal it, so this safety check is the liveness property.
- * (b) one signal per sleep: between two step 2s, at most one notifier
- *     decides to signal (its fetch_or returned SLEEPING without
+ * (b) one signal per sleep: between two sleep checks, at most one
+ *     notifier decides to signal (its fetch_or returned SLEEPING without
  *     NOTIFIED). The decision is counted, not the eventfd write: a
  *     notifier may decide during one sleep and write during the next,
  *     which costs one spurious wakeup and is no defect of the protocol.
@@ -37,21 +41,22 @@
  * two items already shows it); the second notifier exercises the inbox
  * lock handover and a record published by another thread than an entry.
  *
- * Bug (-DBUG): the old protocol of core/thread.c sleep_timeout/woke_up and
- * core/update.c tp__notify_locked: separate words "sleeping" (owner) and
- * "notified" (notifiers), relaxed stores and a fence on each side, and a
- * notifier that returns, without a fence, when it finds "notified" set.
- * Counterexample: the owner's woke_up clears notified (still in its store
- * buffer); a notifier stores ninbox (into its buffer), reads the stale
- * notified == 1 and returns; the owner's sleep_timeout fences, reads
- * notified == 0 and ninbox == 0, and blocks for ever with an entry in its
- * inbox.
+ * Bug (-DBUG): the two-word protocol the wake word replaced: separate
+ * words "sleeping" (owner) and "notified" (notifiers), relaxed stores
+ * and a fence on each side, and a notifier that returns, without a
+ * fence, when it finds "notified" set. Counterexample: the owner, just
+ * woken, clears notified (still in its store buffer); a notifier stores
+ * ninbox (into its buffer), reads the stale notified == 1 and returns;
+ * the owner, about to sleep, fences, reads notified == 0 and ninbox == 0,
+ * and blocks for ever with an entry in its inbox. The litmus test
+ * litmus.wake measures how often this happens on real hardware.
  */
 
 #define NP 3            /* 0: owner, 1 and 2: notifiers */
 #define SB 3            /* store buffer depth: the owner's longest run of
-                         * stores without a fence before a sleep (woke_up's
-                         * two, then sleep_timeout's one) */
+                         * stores without a fence before a sleep (in the
+                         * old protocol: its wake-up's two, then its sleep
+                         * check's one) */
 #define NOTES 2         /* notifications per notifier */
 
 /* Memory locations. */
@@ -74,7 +79,7 @@ bool sb_rel[NP * SB];
 byte sb_n[NP];
 
 bool wakefd;            /* the owner's wake eventfd: signalled or not */
-byte sigs;              /* signals since the owner's last step 2 */
+byte sigs;              /* signals since the owner's last sleep check */
 byte published;         /* inbox entries published (ghost) */
 byte consumed;          /* inbox entries the owner has drained (ghost) */
 byte records;           /* owed records linked (ghost) */
@@ -225,7 +230,7 @@ active proctype watchdog()
     assert(owner_blocked && !PENDING)
 }
 
-/* The update pass's inbox drain (core/update.c drain_inbox): a plain
+/* The update pass's inbox drain (core/queue.c tp__drain_inbox): a
  * load first, the lock only when there is something to take. */
 inline drain_inbox()
 {
@@ -235,10 +240,10 @@ inline drain_inbox()
         lock(0);
         load(0, NINBOX, v);
         d_step { consumed = consumed + v };
-        printf("owner: step 1 drains %d inbox entries\n", v);
+        printf("owner: drains %d inbox entries\n", v);
         store(0, NINBOX, 0, 1);
         unlock(0)
-    :: else -> printf("owner: step 1 reads ninbox 0\n")
+    :: else -> printf("owner: reads ninbox 0\n")
     fi
 }
 
@@ -259,7 +264,7 @@ inline poll()
 {
     if
     :: slept && !timed ->
-        printf("owner: step 3 blocks in poll, no timeout\n");
+        printf("owner: blocks in poll, no timeout\n");
         owner_blocked = 1;
 end_poll:
         wakefd;
@@ -267,7 +272,7 @@ end_poll:
     :: else
     fi;
     reported = wakefd;
-    printf("owner: step 3 poll returns, wake fd reported: %d\n", reported)
+    printf("owner: poll returns, wake fd reported: %d\n", reported)
 }
 
 /* Dispatch reads the eventfd it saw reported, and with it whatever was
@@ -283,19 +288,20 @@ inline dispatch_wakefd()
 #ifndef BUG
 
 /* Notifier n: publish work (an inbox entry under the inbox lock, or an
- * owed record), then notify with one fetch_or. The second notifier's
- * second item is an owed record, as delete's graveyard publishes them. */
+ * owed record), then notify with one fetch_or, which carries OWED for a
+ * record. The second notifier's second item is an owed record, linked
+ * before hand_over runs, as tp__rel_submit does. */
 proctype notifier(byte n)
 {
-    byte fi_i, fi_j, v, old, k;
+    byte fi_i, fi_j, v, old, k, bits;
 
     for (k : 1 .. NOTES) {
         lock(n);
         if
         :: n == 2 && k == NOTES ->
             d_step { records++ };
-            fetch_or(n, W, W_OWED, old);
-            printf("notifier %d: owed record, w was %d\n", n, old)
+            bits = W_OWED;
+            printf("notifier %d: owed record linked\n", n)
         :: else ->
             load(n, NINBOX, v);
             store(n, NINBOX, v + 1, 1);
@@ -307,13 +313,13 @@ proctype notifier(byte n)
         d_step {
             drain(n);
             old = mem[W];
-            mem[W] = old | W_NOTIFIED;
+            mem[W] = old | bits | W_NOTIFIED;
             if
             :: (old & (W_SLEEPING | W_NOTIFIED)) == W_SLEEPING -> sigs++
             :: else
             fi
         };
-        printf("notifier %d: fetch_or NOTIFIED, w was %d\n", n, old);
+        printf("notifier %d: fetch_or NOTIFIED (and %d), w was %d\n", n, bits, old);
         assert(sigs <= 1);
         if
         :: (old & (W_SLEEPING | W_NOTIFIED)) == W_SLEEPING ->
@@ -321,6 +327,7 @@ proctype notifier(byte n)
             wakefd = 1
         :: else
         fi;
+        bits = 0;
         unlock(n)
     }
 }
@@ -336,9 +343,9 @@ active proctype owner()
         choose_timeout();
         if
         :: slept ->
-            /* a new sleep: (b) counts the signals from here */
+            /* tp__wake_sleep_begin; (b) counts the signals from here */
             d_step { drain(0); old = mem[W]; mem[W] = old | W_SLEEPING; sigs = 0 };
-            printf("owner: step 2 fetch_or SLEEPING, w was %d\n", old);
+            printf("owner: fetch_or SLEEPING, w was %d\n", old);
             if
             :: old & (W_NOTIFIED | W_OWED) -> timed = 1
             :: else
@@ -346,18 +353,20 @@ active proctype owner()
         :: else
         fi;
         poll();
-        /* NOTIFIED belongs to this sleep; OWED survives until step 6 */
+        /* tp__wake_sleep_end: NOTIFIED belongs to this sleep; OWED
+         * survives until the quiescent point */
         if
         :: slept -> fetch_and(0, W, ~(W_SLEEPING | W_NOTIFIED), old)
         :: else
         fi;
         dispatch_wakefd();
+        /* tp__wake_take_owed at the end of the wait */
         load(0, W, v);
         if
         :: v & W_OWED ->
             fetch_and(0, W, ~W_OWED, old);
             d_step { quiesced = records };
-            printf("owner: step 6 quiesces\n")
+            printf("owner: passes its quiescent point\n")
         :: else
         fi;
         timed = 0; slept = 0; reported = 0; v = 0; old = 0
@@ -376,7 +385,7 @@ proctype notifier(byte n)
         store(n, NINBOX, v + 1, 1);
         d_step { published++ };
         printf("notifier %d: stores ninbox %d (buffered)\n", n, v + 1);
-        /* tp__notify_locked */
+        /* the old notify: return at once when notified is set */
         load(n, NOTIFIED, v);
         if
         :: v ->
@@ -404,7 +413,7 @@ active proctype owner()
     :: true ->
         drain_inbox();
         choose_timeout();
-        /* sleep_timeout */
+        /* the sleep check: sleeping := 1, fence, read both words */
         if
         :: slept ->
             sigs = 0;
@@ -420,12 +429,12 @@ active proctype owner()
         :: else
         fi;
         poll();
-        /* woke_up, after every poll */
+        /* the wake-up, after every poll */
         store(0, SLEEPING, 0, 0);
         load(0, NOTIFIED, v);
         if
         :: v -> store(0, NOTIFIED, 0, 1);
-            printf("owner: woke_up clears notified (buffered)\n")
+            printf("owner: wake-up clears notified (buffered)\n")
         :: else
         fi;
         dispatch_wakefd();
