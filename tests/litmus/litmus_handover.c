@@ -17,6 +17,13 @@
  * point is harmless). The hint is only a hint (core/head.h): a thread
  * that misses it passes the point at the end of the wait; its misses
  * are shown, not forbidden.
+ *
+ * The thread's loads of the hint and the wake word are relaxed
+ * (tp_load_relaxed): ordered after its read-modify-write on x86,
+ * natively and under qemu-user (which runs guest atomics as host locked
+ * instructions), where this test passes; not on an ARMv8.0 core without
+ * LSE atomics, where the forbidden outcome is allowed (docs/model.md,
+ * "What neither can show").
  */
 #include "litmus.h"
 #include "core.h"

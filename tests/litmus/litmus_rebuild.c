@@ -9,6 +9,12 @@
  * backends call it first thing in their poll). Forbidden: the delete
  * sees the thread awake, so does not count it as holding the fd, while
  * the thread sees no flag and polls its old set, which holds the fd.
+ *
+ * The thread's load of the flag is relaxed (tp_load_relaxed): ordered after
+ * its read-modify-write on x86, natively and under qemu-user (which runs
+ * guest atomics as host locked instructions), where this test passes;
+ * not on an ARMv8.0 core without LSE atomics, where the forbidden
+ * outcome is allowed (docs/model.md, "What neither can show").
  */
 #include "litmus.h"
 #include "backend.h"
