@@ -78,6 +78,7 @@ struct tp__thread {
     int nlocal;
     int qcap;     /* capacity of local and inbox */
     int overflow; /* a queue overflowed: the next pass scans update_mask */
+    int in_pass;  /* the update pass walks the local queue */
     struct tp__err *errs; /* registrations that failed, to report */
     int nerrs;
     int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */

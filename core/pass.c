@@ -99,6 +99,7 @@ static void process_queue(struct tp__thread *th)
     int i, n = th->nlocal, held_from = 0, changed = 0;
     AO_t st;
 
+    th->in_pass = 1;
     for (i = 0; i < n; i++) {
         struct tp__fd *e = &th->head.fds[th->local[i]];
 
@@ -127,6 +128,7 @@ static void process_queue(struct tp__thread *th)
             flush(th);
         unlock_range(th, held_from, i);
     }
+    th->in_pass = 0;
     tp_count(&th->ctr.updates, (AO_t)n);
     /* A change the kernel refused to undo queued its fd again during the
      * pass (tp__remove_failed): it waits for the next one. */

@@ -37,6 +37,36 @@ void tp__inbox_set_dead(struct tp__thread *th, int dead)
     tp__inbox_unlock(th);
 }
 
+/*
+ * A full local queue is mostly made of fds whose changes cancelled out (a
+ * stop and a want of the same fd, the common re-registration): drop
+ * those now, while their entries are still in cache, rather than let the
+ * queue overflow into a scan of the whole table at the next pass (at
+ * 10,000 changed fds the table no longer fits the cache, and the pass
+ * touched each entry a second time from memory). An entry is dropped as
+ * the pass would skip it: its update bit cleared first, then the fd found
+ * settled (what the thread should watch is what it watches). One that is
+ * not stays, with its bit set again, unless another thread re-marked it
+ * meanwhile (it is in the inbox then).
+ */
+static TP_NOINLINE void compact_local(struct tp__thread *th)
+{
+    int i, kept = 0;
+
+    for (i = 0; i < th->nlocal; i++) {
+        struct tp__fd *e = &th->head.fds[th->local[i]];
+
+        tp_and(&e->update_mask, ~th->bit);
+        if (tp__wanted(e, tp_load(&e->state), th->bit) ==
+            tp__polled_for(e, th->bit))
+            continue;
+        if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit))
+            th->local[kept++] = th->local[i];
+    }
+    tp_count(&th->ctr.updates, (AO_t)(th->nlocal - kept));
+    th->nlocal = kept;
+}
+
 void tp__mark_self(struct tp__thread *th, int fd)
 {
     struct tp__fd *e = &th->head.fds[fd];
@@ -44,6 +74,11 @@ void tp__mark_self(struct tp__thread *th, int fd)
     if (tp_load_relaxed(&e->update_mask) & th->bit)
         return;
     if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
+        /* Not while the pass walks the queue (a refused removal queues
+         * its fd again from inside the pass). */
+        if (TP_UNLIKELY(th->nlocal == th->qcap) && !th->overflow &&
+            !th->in_pass)
+            compact_local(th);
         if (TP_LIKELY(th->nlocal < th->qcap))
             th->local[th->nlocal++] = fd;
         else
