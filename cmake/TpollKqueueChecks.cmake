@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 # The kqueue API differs between the BSDs and macOS in a few places that
 # backends/kqueue.c adapts to: EVFILT_USER and EV_RECEIPT may be missing,
-# and udata is void * except on NetBSD (intptr_t). Results go to
-# tpoll_kqueue_config.h.
+# udata is void * except on NetBSD before 10 (intptr_t), and a kqueue is
+# created close-on-exec by kqueuex(KQUEUE_CLOEXEC) (FreeBSD 14),
+# kqueue1(O_CLOEXEC) (NetBSD, OpenBSD) or else kqueue() and fcntl().
+# Results go to tpoll_kqueue_config.h.
 if(NOT "kqueue" IN_LIST TPOLL_BACKENDS)
   return()
 endif()
@@ -12,23 +14,32 @@ include(CheckSymbolExists)
 include(CMakePushCheckState)
 
 cmake_push_check_state(RESET)
+set(_tp_kq_emulated OFF)
 if(TPOLL_TEST_EMULATION AND NOT TP_HAVE_SYS_EVENT_H)
-  set(CMAKE_REQUIRED_INCLUDES ${PROJECT_SOURCE_DIR}/tests/emul/include)
+  set(_tp_kq_emulated ON)
+  include(${PROJECT_SOURCE_DIR}/tests/emul/flavour.cmake)
+  set(CMAKE_REQUIRED_INCLUDES ${PROJECT_SOURCE_DIR}/tests/emul/include ${TPOLL_EMUL_FLAVOUR_DIR})
+  # The emulated functions are in the library being built, not in libc:
+  # a check can compile against their declarations but not link them.
+  set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 endif()
 # Some systems need <sys/types.h> before <sys/event.h>.
 set(_tp_kq_headers "#include <sys/types.h>\n#include <stdint.h>\n#include <sys/event.h>\n")
 
 # check_* caches each answer under its variable's name only, yet an answer
 # holds only for the headers it was found in. So the answers are keyed on
-# the include directories: a changed one (the emulation switched on or off)
-# asks again, and a plain reconfigure asks nothing.
-if(NOT "${CMAKE_REQUIRED_INCLUDES}" STREQUAL "${TP_KQ_CHECKED_INCLUDES}")
+# the include directories and the emulation's flavour: a changed one (the
+# emulation switched on or off, another flavour) asks again, and a plain
+# reconfigure asks nothing.
+set(_tp_kq_key "${CMAKE_REQUIRED_INCLUDES};${_tp_kq_emulated};${TPOLL_EMUL_FLAVOUR}")
+if(NOT "${_tp_kq_key}" STREQUAL "${TP_KQ_CHECKED_KEY}")
   foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_NOTE_TRIGGER TP_KQ_HAVE_EV_RECEIPT
-            TP_KQ_UDATA_PTR TP_KQ_UDATA_INTPTR)
+            TP_KQ_UDATA_PTR TP_KQ_UDATA_INTPTR TP_KQ_HAVE_KQUEUEX
+            TP_KQ_HAVE_KQUEUE1)
     unset(${v} CACHE)
   endforeach()
-  set(TP_KQ_CHECKED_INCLUDES "${CMAKE_REQUIRED_INCLUDES}" CACHE INTERNAL
-    "Include directories the cached kqueue checks ran with")
+  set(TP_KQ_CHECKED_KEY "${_tp_kq_key}" CACHE INTERNAL
+    "Include directories and emulation flavour the cached kqueue checks ran with")
 endif()
 
 check_symbol_exists(EVFILT_USER "sys/types.h;sys/event.h" TP_KQ_HAVE_EVFILT_USER)
@@ -37,6 +48,16 @@ if(NOT TP_KQ_HAVE_NOTE_TRIGGER)
   set(TP_KQ_HAVE_EVFILT_USER 0)
 endif()
 check_symbol_exists(EV_RECEIPT "sys/types.h;sys/event.h" TP_KQ_HAVE_EV_RECEIPT)
+
+# Close-on-exec at creation: the call must compile, declared, with its
+# flag (an undeclared function would only warn).
+set(_tp_kq_flags "${CMAKE_REQUIRED_FLAGS}")
+string(APPEND CMAKE_REQUIRED_FLAGS " -Werror=implicit-function-declaration")
+check_c_source_compiles("${_tp_kq_headers}
+int main(void) { return kqueuex(KQUEUE_CLOEXEC); }" TP_KQ_HAVE_KQUEUEX)
+check_c_source_compiles("${_tp_kq_headers}#include <fcntl.h>
+int main(void) { return kqueue1(O_CLOEXEC); }" TP_KQ_HAVE_KQUEUE1)
+set(CMAKE_REQUIRED_FLAGS "${_tp_kq_flags}")
 
 # One candidate type per check: the cached answer says which type matched.
 function(_tp_kq_field_is field type var)
@@ -63,7 +84,8 @@ endif()
 
 cmake_pop_check_state()
 
-foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_EV_RECEIPT)
+foreach(v TP_KQ_HAVE_EVFILT_USER TP_KQ_HAVE_EV_RECEIPT TP_KQ_HAVE_KQUEUEX
+          TP_KQ_HAVE_KQUEUE1)
   if(${v})
     set(${v} 1)
   else()
@@ -79,10 +101,16 @@ file(WRITE ${PROJECT_BINARY_DIR}/config/tpoll_kqueue_config.h.in
 
 #define TP_KQ_HAVE_EVFILT_USER @TP_KQ_HAVE_EVFILT_USER@
 #define TP_KQ_HAVE_EV_RECEIPT @TP_KQ_HAVE_EV_RECEIPT@
+#define TP_KQ_HAVE_KQUEUEX @TP_KQ_HAVE_KQUEUEX@
+#define TP_KQ_HAVE_KQUEUE1 @TP_KQ_HAVE_KQUEUE1@
 #define TP_KQ_UDATA_T @TP_KQ_UDATA_T@
 
 #endif
 ")
 configure_file(${PROJECT_BINARY_DIR}/config/tpoll_kqueue_config.h.in
   ${PROJECT_BINARY_DIR}/config/tpoll_kqueue_config.h @ONLY)
-message(STATUS "kqueue: EVFILT_USER=${TP_KQ_HAVE_EVFILT_USER} EV_RECEIPT=${TP_KQ_HAVE_EV_RECEIPT} udata=${TP_KQ_UDATA_T}")
+set(_tp_kq_flavour "")
+if(_tp_kq_emulated)
+  set(_tp_kq_flavour " (emulated: ${TPOLL_EMUL_FLAVOUR})")
+endif()
+message(STATUS "kqueue${_tp_kq_flavour}: EVFILT_USER=${TP_KQ_HAVE_EVFILT_USER} EV_RECEIPT=${TP_KQ_HAVE_EV_RECEIPT} udata=${TP_KQ_UDATA_T} kqueuex=${TP_KQ_HAVE_KQUEUEX} kqueue1=${TP_KQ_HAVE_KQUEUE1}")

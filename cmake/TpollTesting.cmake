@@ -86,7 +86,7 @@ function(tpoll_add_test)
       message(FATAL_ERROR "tpoll_add_test(${T_NAME}): backend '${b}' is not compiled; register the test only when it is")
     endif()
     string(REPLACE "@BACKEND@" ${b} command "${T_COMMAND}")
-    set(labels ${T_KIND} ${b} ${T_LABELS})
+    set(labels ${T_KIND} ${b} ${T_LABELS} ${TPOLL_EMUL_LABEL_${b}})
     set(environment TPOLL_BACKEND=${b} ${T_ENVIRONMENT})
     add_test(NAME ${T_NAME}.${b} COMMAND ${command})
     set_tests_properties(${T_NAME}.${b} PROPERTIES ${common}

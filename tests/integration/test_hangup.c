@@ -207,6 +207,14 @@ static void test_hangup_outside_wanted(void **state)
 
     (void)state;
     tu_pipe(p);
+    /* Assumes one-way pipes: FreeBSD's go both ways (a read end takes
+     * writes), so there the test has nothing to say. */
+    if (write(p[0], "", 0) == 0) {
+        close(p[0]);
+        close(p[1]);
+        tu_destroy(tp);
+        skip();
+    }
     assert_int_equal(tpoll_thread_start(tp, 0), 0);
     assert_int_equal(tpoll_fd_insert(tp, p[0], rec_cb, &r, 1), 0);
     assert_int_equal(tpoll_want_send(tp, p[0]), 0);

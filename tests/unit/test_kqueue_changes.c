@@ -46,16 +46,33 @@ static int user_filter_broken; /* EVFILT_USER changes fail with EINVAL */
 static int user_changes;       /* EVFILT_USER changes seen */
 static int fail_next_delete;   /* errno the next lone EV_DELETE fails with */
 
-int __real_kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev,
-                  int nev, const struct timespec *ts);
-int __wrap_kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev,
-                  int nev, const struct timespec *ts);
-
-int __wrap_kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev,
-                  int nev, const struct timespec *ts)
+static int is_user_filter(const struct kevent *k)
 {
-    for (int i = 0; i < nch; i++) {
-        if (ch[i].filter != EVFILT_USER)
+#if TP_KQ_HAVE_EVFILT_USER
+    return k->filter == EVFILT_USER;
+#else
+    (void)k;
+    return 0;
+#endif
+}
+
+/* kevent()'s counts are size_t on NetBSD, int elsewhere. */
+#if defined(__NetBSD__) || (defined(TP_EMUL_NETBSD) && TP_EMUL_NETBSD)
+typedef size_t kq_count_t;
+#else
+typedef int kq_count_t;
+#endif
+
+int __real_kevent(int kq, const struct kevent *ch, kq_count_t nch,
+                  struct kevent *ev, kq_count_t nev, const struct timespec *ts);
+int __wrap_kevent(int kq, const struct kevent *ch, kq_count_t nch,
+                  struct kevent *ev, kq_count_t nev, const struct timespec *ts);
+
+int __wrap_kevent(int kq, const struct kevent *ch, kq_count_t nch,
+                  struct kevent *ev, kq_count_t nev, const struct timespec *ts)
+{
+    for (int i = 0; i < (int)nch; i++) {
+        if (!is_user_filter(&ch[i]))
             continue;
         user_changes++;
         if (user_filter_broken) {
@@ -66,15 +83,14 @@ int __wrap_kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev,
     if (recording && nch > 0) {
         struct call *c = &calls[ncalls++];
 
-        assert_true(ncalls <= MAX_CALLS && nch <= MAX_CHANGES);
-        c->nchanges = nch;
-        c->nevents = nev;
+        assert_true(ncalls <= MAX_CALLS && (int)nch <= MAX_CHANGES);
+        c->nchanges = (int)nch;
+        c->nevents = (int)nev;
         memcpy(c->ch, ch, (size_t)nch * sizeof(*ch));
     }
     /* A delete the kernel refuses: its receipt carries the error, and the
      * filter stays registered (nothing is passed on). */
-    if (fail_next_delete && nch == 1 && (ch[0].flags & EV_DELETE) &&
-        nev >= 1) {
+    if (fail_next_delete && nch == 1 && (ch[0].flags & EV_DELETE) && nev >= 1) {
         ev[0] = ch[0];
         ev[0].flags = EV_ERROR;
         ev[0].data = fail_next_delete;
@@ -133,11 +149,10 @@ static void set_interest(struct tpoll *tp, int fd, unsigned want)
         (want & TPOLL_SEND ? tpoll_want_send : tpoll_stop_send)(tp, fd), 0);
 }
 
-static const struct kevent *change_for(const struct call *c, int fd,
-                                       short filter)
+static const struct kevent *change_for(const struct call *c, int fd, int filter)
 {
     for (int i = 0; i < c->nchanges; i++)
-        if (c->ch[i].ident == (uintptr_t)fd && c->ch[i].filter == filter)
+        if (c->ch[i].ident == (uintptr_t)fd && (int)c->ch[i].filter == filter)
             return &c->ch[i];
     return NULL;
 }
@@ -151,7 +166,7 @@ static void check_changes(struct tpoll *tp, int fd, unsigned have,
                           unsigned want)
 {
     unsigned dirs[2] = {TPOLL_RECV, TPOLL_SEND};
-    short filters[2] = {EVFILT_READ, EVFILT_WRITE};
+    int filters[2] = {(int)EVFILT_READ, (int)EVFILT_WRITE};
     int expected = 0;
 
     if (have == want) {

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Knotes of the emulation and the changelist semantics of FreeBSD's
+ * Knotes of the emulation and the changelist semantics of the kernels'
  * kqueue_register(): one knote per (ident, filter), EV_ADD creates or
  * modifies, anything else on a missing knote is ENOENT, EV_DELETE drops,
- * EV_ENABLE/EV_DISABLE toggle reporting without dropping.
+ * EV_ENABLE/EV_DISABLE toggle reporting without dropping; and the queue
+ * of active knotes.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 
 #include "kq_emul.h"
-
-#define PERSISTENT_FLAGS (EV_ONESHOT | EV_CLEAR | EV_DISPATCH)
 
 static struct kqe_fd **bucket(struct kqe *kq, int fd)
 {
@@ -31,10 +31,28 @@ struct kqe_fd *tp__kqe_find_fd(struct kqe *kq, int fd)
     return NULL;
 }
 
+void tp__kqe_enqueue(struct kqe *kq, struct kqe_note *n)
+{
+    if (n->queued)
+        return;
+    TAILQ_INSERT_TAIL(&kq->active, n, link);
+    n->queued = 1;
+}
+
+void tp__kqe_dequeue(struct kqe *kq, struct kqe_note *n)
+{
+    if (!n->queued)
+        return;
+    TAILQ_REMOVE(&kq->active, n, link);
+    n->queued = 0;
+}
+
 static void unlink_fd(struct kqe *kq, struct kqe_fd *kfd)
 {
     struct kqe_fd **p = bucket(kq, kfd->fd);
 
+    tp__kqe_dequeue(kq, &kfd->rd);
+    tp__kqe_dequeue(kq, &kfd->wr);
     while (*p != kfd)
         p = &(*p)->next;
     *p = kfd->next;
@@ -47,47 +65,43 @@ static int note_active(const struct kqe_note *n)
 }
 
 /*
- * Level-triggered knotes are registered EPOLLONESHOT and re-armed after
- * each delivery: a registration whose file outlived its number (dup, fork)
- * can no longer be removed by number, and one-shot keeps it from firing
- * more than once. When every active knote of the fd has EV_CLEAR, the
- * registration is edge-triggered instead, which is what EV_CLEAR means for
- * fd filters ("its state is reset" after retrieval).
+ * Level-triggered knotes are registered EPOLLONESHOT, and only while they
+ * are not queued: epoll finds a knote that became active, the queue keeps
+ * it while it stays so. A registration whose file outlived its number
+ * (dup, fork) therefore fires at most once more. When every active knote
+ * of the fd has EV_CLEAR the registration is edge-triggered and constant,
+ * which is what EV_CLEAR means for fd filters ("its state is reset" after
+ * retrieval): a new arrival fires again.
  */
 static uint32_t wanted_mask(const struct kqe_fd *kfd)
 {
-    uint32_t m = 0;
+    uint32_t m = 0, unqueued = 0;
     int all_clear = 1;
 
     if (note_active(&kfd->rd)) {
         m |= EPOLLIN | EPOLLRDHUP;
+        unqueued |= kfd->rd.queued ? 0 : EPOLLIN | EPOLLRDHUP;
         all_clear &= (kfd->rd.flags & EV_CLEAR) != 0;
     }
     if (note_active(&kfd->wr)) {
         m |= EPOLLOUT;
+        unqueued |= kfd->wr.queued ? 0 : EPOLLOUT;
         all_clear &= (kfd->wr.flags & EV_CLEAR) != 0;
     }
     if (m == 0)
         return 0;
-    return m | (all_clear ? EPOLLET : EPOLLONESHOT);
+    if (all_clear)
+        return m | EPOLLET;
+    return unqueued ? unqueued | EPOLLONESHOT : 0;
 }
 
-int tp__kqe_sync(struct kqe *kq, struct kqe_fd *kfd, int rearm)
+static int register_fd(struct kqe *kq, struct kqe_fd *kfd, uint32_t want)
 {
-    uint32_t want = wanted_mask(kfd);
     struct epoll_event ev = {.events = want,
                              .data.u64 = (uint64_t)kfd->serial << 32 |
                                          (uint32_t)kfd->fd};
-    int op;
+    int op = kfd->regmask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-    if (want == kfd->regmask && !(rearm && (want & EPOLLONESHOT)))
-        goto done;
-    if (want == 0) {
-        epoll_ctl(kq->epfd, EPOLL_CTL_DEL, kfd->fd, &ev);
-        kfd->regmask = 0;
-        goto done;
-    }
-    op = kfd->regmask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(kq->epfd, op, kfd->fd, &ev) != 0) {
         if (errno == EEXIST)
             op = EPOLL_CTL_MOD;
@@ -99,14 +113,31 @@ int tp__kqe_sync(struct kqe *kq, struct kqe_fd *kfd, int rearm)
             return errno;
     }
     kfd->regmask = want;
-done:
-    if (!kfd->rd.present && !kfd->wr.present)
-        unlink_fd(kq, kfd);
+    kfd->armed = 1;
     return 0;
 }
 
-/* The number may name another file now: only a DEL by number is tried,
- * which fails harmlessly for a file this set does not hold. */
+int tp__kqe_sync(struct kqe *kq, struct kqe_fd *kfd)
+{
+    uint32_t want = wanted_mask(kfd);
+    int err = 0;
+
+    if (want == 0 && kfd->regmask != 0) {
+        struct epoll_event ev = {0};
+
+        epoll_ctl(kq->epfd, EPOLL_CTL_DEL, kfd->fd, &ev);
+        kfd->regmask = 0;
+    } else if (want != 0 && (want != kfd->regmask || !kfd->armed)) {
+        err = register_fd(kq, kfd, want);
+    }
+    if (!kfd->rd.present && !kfd->wr.present)
+        unlink_fd(kq, kfd);
+    return err;
+}
+
+/* Called while the number still names the file (the close is intercepted
+ * before it happens), or after it no longer does: then only a DEL by
+ * number is tried, which fails harmlessly for a file this set lacks. */
 void tp__kqe_purge(struct kqe *kq, struct kqe_fd *kfd)
 {
     struct epoll_event ev = {0};
@@ -132,6 +163,7 @@ void tp__kqe_reset(struct kqe *kq)
         kq->users = u->next;
         free(u);
     }
+    TAILQ_INIT(&kq->active);
     kq->wake_armed = 0;
     kq->next_serial = 0;
 }
@@ -139,10 +171,8 @@ void tp__kqe_reset(struct kqe *kq)
 void tp__kqe_update_wake(struct kqe *kq)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = KQE_WAKE_COOKIE};
-    int want = 0;
+    int want = !TAILQ_EMPTY(&kq->active);
 
-    for (struct kqe_user *u = kq->users; u != NULL && !want; u = u->next)
-        want = note_active(&u->n) && u->n.triggered;
     if (want == kq->wake_armed)
         return;
     if (epoll_ctl(kq->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
@@ -151,19 +181,46 @@ void tp__kqe_update_wake(struct kqe *kq)
         kq->wake_armed = want;
 }
 
-/* What every filter does with a change to an existing knote ("Re-adding an
- * existing event will modify the parameters of the original event"). */
-static void modify(struct kqe_note *n, const struct kevent *kev)
+/* A new knote keeps the add's flags less the actions, EV_RECEIPT
+ * included, and returns them with every event (kqueue_register():
+ * "kn->kn_kevent.flags &= ~(EV_ADD | EV_DELETE | EV_ENABLE |
+ * EV_DISABLE)"). */
+static void create(struct kqe_note *n, const struct kevent *kev,
+                   struct kqe_fd *kfd)
 {
-    if (kev->flags & EV_ADD) {
-        n->flags = kev->flags & PERSISTENT_FLAGS;
-        memcpy(n->ext, kev->ext, sizeof(n->ext));
-    }
+    *n = (struct kqe_note){.present = 1,
+                           .filter = (int)kev->filter,
+                           .ident = kev->ident,
+                           .flags = (unsigned)kev->flags &
+                                    ~(KQE_ACTIONS | KQE_SYSFLAGS),
+                           .kfd = kfd};
+#if TP_EMUL_FREEBSD
+    memcpy(n->ext, kev->ext, sizeof(n->ext));
+#endif
+}
+
+/* What every filter does with a change to an existing knote ("Re-adding an
+ * existing event will modify the parameters of the original event"): the
+ * kernel updates udata and the saved fflags and data, not the flags. */
+static void modify(struct kqe *kq, struct kqe_note *n, const struct kevent *kev)
+{
     n->udata = kev->udata;
     if (kev->flags & EV_ENABLE)
         n->disabled = 0;
     else if (kev->flags & EV_DISABLE)
         n->disabled = 1;
+    if (n->disabled)
+        tp__kqe_dequeue(kq, n);
+}
+
+static int is_stream_socket(int fd, const struct stat *sb)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    return S_ISSOCK(sb->st_mode) &&
+           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_STREAM;
 }
 
 static struct kqe_fd *new_fd(struct kqe *kq, int fd, const struct stat *sb)
@@ -176,9 +233,32 @@ static struct kqe_fd *new_fd(struct kqe *kq, int fd, const struct stat *sb)
     kfd->serial = kq->next_serial++;
     kfd->dev = sb->st_dev;
     kfd->ino = sb->st_ino;
+    kfd->stream = is_stream_socket(fd, sb);
     kfd->next = *bucket(kq, fd);
     *bucket(kq, fd) = kfd;
     return kfd;
+}
+
+/*
+ * Attaching EVFILT_WRITE to a pipe whose other end is gone: FreeBSD's and
+ * OpenBSD's pipe_kqfilter() refuse it with EPIPE, NetBSD's with EBADF
+ * ("other end of pipe has been closed"); macOS attaches it and reports
+ * EV_EOF. The other end is gone when poll(2) sees an error or a hang-up
+ * on the writing side.
+ */
+static int write_attach_error(int fd, const struct stat *sb)
+{
+#if TP_EMUL_MACOS
+    (void)fd, (void)sb;
+    return 0;
+#else
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+    if (!tp__kqe_is_pipe(fd, sb) || poll(&p, 1, 0) != 1 ||
+        !(p.revents & (POLLERR | POLLHUP)))
+        return 0;
+    return TP_EMUL_NETBSD ? EBADF : EPIPE;
+#endif
 }
 
 static int apply_fd(struct kqe *kq, const struct kevent *kev)
@@ -192,46 +272,70 @@ static int apply_fd(struct kqe *kq, const struct kevent *kev)
         return EBADF;
     fd = (int)kev->ident;
     kfd = tp__kqe_find_fd(kq, fd);
-    /* Another file behind the number: the old one's knotes were removed
-     * by its close ("Calling close() on a file descriptor will remove any
-     * kevents that reference the descriptor"). */
+    /* Another file behind the number, closed where the emulation could
+     * not see it: the old one's knotes went with its close ("Calling
+     * close() on a file descriptor will remove any kevents that reference
+     * the descriptor"). */
     if (kfd != NULL && (kfd->dev != sb.st_dev || kfd->ino != sb.st_ino)) {
         tp__kqe_purge(kq, kfd);
         kfd = NULL;
     }
-    if (kfd == NULL ||
-        !(kev->filter == EVFILT_READ ? kfd->rd : kfd->wr).present) {
+    n = kfd == NULL ? NULL : (int)kev->filter == KQE_READ ? &kfd->rd : &kfd->wr;
+    if (n == NULL || !n->present) {
         if (!(kev->flags & EV_ADD))
             return ENOENT;
+        if ((int)kev->filter == KQE_WRITE &&
+            (err = write_attach_error(fd, &sb)) != 0)
+            return err;
         if (kfd == NULL && (kfd = new_fd(kq, fd, &sb)) == NULL)
             return ENOMEM;
+        n = (int)kev->filter == KQE_READ ? &kfd->rd : &kfd->wr;
+        create(n, kev, kfd);
         created = 1;
     }
-    n = kev->filter == EVFILT_READ ? &kfd->rd : &kfd->wr;
-    if (created)
-        *n = (struct kqe_note){.present = 1};
     if (kev->flags & EV_DELETE) {
+        tp__kqe_dequeue(kq, n);
         n->present = 0;
-        return tp__kqe_sync(kq, kfd, 0);
+        return tp__kqe_sync(kq, kfd);
     }
-    modify(n, kev);
+    modify(kq, n, kev);
     n->fflags = kev->fflags;
     n->data = kev->data;
-    err = tp__kqe_sync(kq, kfd, 0);
+    err = tp__kqe_sync(kq, kfd);
     if (err && created) {
         n->present = 0;
-        tp__kqe_sync(kq, kfd, 0);
+        tp__kqe_sync(kq, kfd);
     }
     return err;
 }
 
+#ifdef EVFILT_USER
 static struct kqe_user **find_user(struct kqe *kq, uintptr_t ident)
 {
     struct kqe_user **p = &kq->users;
 
-    while (*p != NULL && (*p)->ident != ident)
+    while (*p != NULL && (*p)->n.ident != ident)
         p = &(*p)->next;
     return p;
+}
+
+static void combine_fflags(struct kqe_note *n, unsigned fflags)
+{
+    unsigned ff = fflags & NOTE_FFLAGSMASK;
+
+    switch (fflags & NOTE_FFCTRLMASK) {
+    case NOTE_FFAND:
+        n->fflags &= ff;
+        break;
+    case NOTE_FFOR:
+        n->fflags |= ff;
+        break;
+    case NOTE_FFCOPY:
+        n->fflags = ff;
+        break;
+    default:
+        break;
+    }
 }
 
 /* EVFILT_USER: fflags are combined as NOTE_FFAND/FFOR/FFCOPY say, and
@@ -240,7 +344,6 @@ static struct kqe_user **find_user(struct kqe *kq, uintptr_t ident)
 static int apply_user(struct kqe *kq, const struct kevent *kev)
 {
     struct kqe_user **p = find_user(kq, kev->ident), *u = *p;
-    unsigned int ff = kev->fflags & NOTE_FFLAGSMASK;
 
     if (u == NULL) {
         if (!(kev->flags & EV_ADD))
@@ -248,49 +351,41 @@ static int apply_user(struct kqe *kq, const struct kevent *kev)
         u = calloc(1, sizeof(*u));
         if (u == NULL)
             return ENOMEM;
-        u->ident = kev->ident;
-        u->n.present = 1;
+        create(&u->n, kev, NULL);
         u->next = kq->users;
         kq->users = u;
         p = &kq->users;
     }
     if (kev->flags & EV_DELETE) {
+        tp__kqe_dequeue(kq, &u->n);
         *p = u->next;
         free(u);
-        tp__kqe_update_wake(kq);
         return 0;
     }
-    modify(&u->n, kev);
-    switch (kev->fflags & NOTE_FFCTRLMASK) {
-    case NOTE_FFAND:
-        u->n.fflags &= ff;
-        break;
-    case NOTE_FFOR:
-        u->n.fflags |= ff;
-        break;
-    case NOTE_FFCOPY:
-        u->n.fflags = ff;
-        break;
-    default:
-        break;
-    }
+    modify(kq, &u->n, kev);
+    combine_fflags(&u->n, kev->fflags);
     if (kev->fflags & NOTE_TRIGGER)
         u->n.triggered = 1;
     if (kev->flags & EV_ADD)
         u->n.data = kev->data;
-    tp__kqe_update_wake(kq);
+    if (u->n.triggered && note_active(&u->n))
+        tp__kqe_enqueue(kq, &u->n);
     return 0;
 }
+#endif
 
 int tp__kqe_apply(struct kqe *kq, const struct kevent *kev)
 {
-    switch (kev->filter) {
-    case EVFILT_READ:
-    case EVFILT_WRITE:
-        return apply_fd(kq, kev);
-    case EVFILT_USER:
-        return apply_user(kq, kev);
-    default:
-        return EINVAL;
-    }
+    int filter = (int)kev->filter, err;
+
+    if (filter == KQE_READ || filter == KQE_WRITE)
+        err = apply_fd(kq, kev);
+#ifdef EVFILT_USER
+    else if (filter == KQE_USER)
+        err = apply_user(kq, kev);
+#endif
+    else
+        err = EINVAL;
+    tp__kqe_update_wake(kq);
+    return err;
 }

@@ -13,9 +13,18 @@
 
 static const struct timespec kt_zero = {0, 0};
 
+/* Filters and flags as ints, whatever the flavour's types. */
+#define KT_READ ((int)EVFILT_READ)
+#define KT_WRITE ((int)EVFILT_WRITE)
+#ifdef EVFILT_USER
+#define KT_USER ((int)EVFILT_USER)
+#endif
+/* udata as a pointer, whether the flavour has void * or intptr_t. */
+#define KT_UDATA(ev) ((void *)(uintptr_t)(ev).udata)
+
 /* One change, no eventlist: 0, or -errno as kevent() reports it. */
-static inline int kt_change(int kq, uintptr_t ident, short filter,
-                            unsigned short flags, unsigned fflags, void *udata)
+static inline int kt_change(int kq, uintptr_t ident, int filter, unsigned flags,
+                            unsigned fflags, void *udata)
 {
     struct kevent ch;
 
@@ -33,10 +42,10 @@ static inline int kt_scan(int kq, struct kevent *ev, int n)
 }
 
 static inline const struct kevent *kt_find(const struct kevent *ev, int n,
-                                           uintptr_t ident, short filter)
+                                           uintptr_t ident, int filter)
 {
     for (int i = 0; i < n; i++)
-        if (ev[i].ident == ident && ev[i].filter == filter)
+        if (ev[i].ident == ident && (int)ev[i].filter == filter)
             return &ev[i];
     return NULL;
 }

@@ -22,11 +22,11 @@ static void test_read_data_socket(void **state)
 
     (void)state;
     tu_socketpair(sv);
-    assert_int_equal(kt_change(kq, sv[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, sv[0], KT_READ, EV_ADD, 0, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 0);
     assert_int_equal(write(sv[1], "hello", 5), 5);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
-    assert_int_equal(ev[0].filter, EVFILT_READ);
+    assert_int_equal((int)ev[0].filter, KT_READ);
     assert_int_equal(ev[0].data, 5);
     assert_false(ev[0].flags & EV_EOF);
     close(kq);
@@ -45,7 +45,7 @@ static void test_read_eof_socket(void **state)
 
     (void)state;
     tu_socketpair(sv);
-    assert_int_equal(kt_change(kq, sv[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, sv[0], KT_READ, EV_ADD, 0, NULL), 0);
     assert_int_equal(write(sv[1], "abc", 3), 3);
     close(sv[1]);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
@@ -70,7 +70,7 @@ static void test_read_pipe(void **state)
 
     (void)state;
     tu_pipe(p);
-    assert_int_equal(kt_change(kq, p[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, p[0], KT_READ, EV_ADD, 0, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 0);
     assert_int_equal(write(p[1], "xy", 2), 2);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
@@ -85,7 +85,7 @@ static void test_read_pipe(void **state)
     close(p[0]);
 }
 
-/* EVFILT_WRITE "returns whenever it is possible to write to the
+/* KT_WRITE "returns whenever it is possible to write to the
  * descriptor. For sockets, pipes and fifos, data will contain the amount
  * of space remaining in the write buffer. The filter will set EV_EOF when
  * the reader disconnects" */
@@ -98,10 +98,14 @@ static void test_write_pipe(void **state)
     (void)state;
     tu_pipe(p);
     size = fcntl(p[1], F_GETPIPE_SZ);
-    assert_true(size > 0);
-    assert_int_equal(kt_change(kq, p[1], EVFILT_WRITE, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, p[1], KT_WRITE, EV_ADD, 0, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
-    assert_int_equal(ev[0].data, size);
+    /* FreeBSD's two-way pipes are emulated by sockets, whose space is
+     * the socket buffer's. */
+    if (size > 0)
+        assert_int_equal(ev[0].data, size);
+    else
+        assert_true(ev[0].data > 0);
     while (write(p[1], buf, sizeof(buf)) > 0)
         ;
     assert_int_equal(kt_scan(kq, ev, 1), 0);
@@ -113,9 +117,9 @@ static void test_write_pipe(void **state)
 }
 
 /* "Calling close() on a file descriptor will remove any kevents that
- * reference the descriptor." Seen at the next kevent() that touches the
- * number: a new file behind it has no knote, and an old file that lives
- * on elsewhere (here a dup) reports nothing under the closed number. */
+ * reference the descriptor." At once: an old file that lives on elsewhere
+ * (here a dup) reports nothing under the closed number, and a new file
+ * behind the number has no knote. */
 static void test_close_removes_knotes(void **state)
 {
     struct epoll_event ep;
@@ -124,7 +128,7 @@ static void test_close_removes_knotes(void **state)
 
     (void)state;
     tu_pipe(p);
-    assert_int_equal(kt_change(kq, p[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, p[0], KT_READ, EV_ADD, 0, NULL), 0);
     keep = dup(p[0]);
     assert_true(keep >= 0);
     close(p[0]);
@@ -133,17 +137,16 @@ static void test_close_removes_knotes(void **state)
     tu_write_byte(p[1]);
     assert_int_equal(kt_scan(kq, ev, 2), 0);
     /* White-box: the kqueue is an epoll set, and the registration of the
-     * file that outlived its number is left disarmed, so the closed
-     * number costs no further wake-ups. */
+     * file that outlived its number went with the close, so the closed
+     * number costs no wake-up. */
     assert_int_equal(epoll_wait(kq, &ep, 1, 0), 0);
     /* The number now names another pipe. */
     tu_pipe(q);
     assert_int_equal(dup2(q[0], p[0]), p[0]);
-    assert_int_equal(kt_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, NULL),
-                     -ENOENT);
+    assert_int_equal(kt_change(kq, p[0], KT_READ, EV_DELETE, 0, NULL), -ENOENT);
     tu_write_byte(q[1]);
     assert_int_equal(kt_scan(kq, ev, 2), 0);
-    assert_int_equal(kt_change(kq, p[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, p[0], KT_READ, EV_ADD, 0, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 2), 1);
     assert_int_equal(ev[0].ident, p[0]);
     assert_int_equal(ev[0].data, 1);
@@ -155,7 +158,8 @@ static void test_close_removes_knotes(void **state)
     close(keep);
 }
 
-/* EVFILT_USER "Establishes a user event identified by ident which is not
+#ifdef KT_USER
+/* KT_USER "Establishes a user event identified by ident which is not
  * associated with any kernel mechanism but is triggered by user level
  * code." with "NOTE_TRIGGER Cause the event to be triggered." and, with
  * EV_CLEAR, "After the event is retrieved by the user, its state is
@@ -166,18 +170,19 @@ static void test_user_trigger_clear(void **state)
     int kq = kt_new(), tag;
 
     (void)state;
-    assert_int_equal(kt_change(kq, 5, EVFILT_USER, EV_ADD | EV_CLEAR, 0, &tag),
-                     0);
+    assert_int_equal(kt_change(kq, 5, KT_USER, EV_ADD | EV_CLEAR, 0, &tag), 0);
     assert_int_equal(kt_scan(kq, ev, 2), 0);
-    assert_int_equal(kt_change(kq, 5, EVFILT_USER, 0, NOTE_TRIGGER, &tag), 0);
+    assert_int_equal(kt_change(kq, 5, KT_USER, 0, NOTE_TRIGGER, &tag), 0);
     assert_int_equal(kt_scan(kq, ev, 2), 1);
     assert_int_equal(ev[0].ident, 5);
-    assert_int_equal(ev[0].filter, EVFILT_USER);
-    assert_ptr_equal(ev[0].udata, &tag);
+    assert_int_equal((int)ev[0].filter, KT_USER);
+    assert_ptr_equal(KT_UDATA(ev[0]), &tag);
     assert_int_equal(kt_scan(kq, ev, 2), 0);
     close(kq);
 }
+#endif
 
+#ifdef KT_USER
 /* Without EV_CLEAR a triggered user event stays triggered; "On return,
  * fflags contains the users defined flags in the lower 24 bits", combined
  * by NOTE_FFOR, NOTE_FFAND and NOTE_FFCOPY. */
@@ -187,21 +192,20 @@ static void test_user_fflags(void **state)
     int kq = kt_new();
 
     (void)state;
+    assert_int_equal(kt_change(kq, 9, KT_USER, EV_ADD, NOTE_FFCOPY | 0x5, NULL),
+                     0);
     assert_int_equal(
-        kt_change(kq, 9, EVFILT_USER, EV_ADD, NOTE_FFCOPY | 0x5, NULL), 0);
-    assert_int_equal(
-        kt_change(kq, 9, EVFILT_USER, 0, NOTE_FFOR | 0x12 | NOTE_TRIGGER, NULL),
-        0);
+        kt_change(kq, 9, KT_USER, 0, NOTE_FFOR | 0x12 | NOTE_TRIGGER, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
     assert_int_equal(ev[0].fflags, 0x17);
-    assert_int_equal(kt_change(kq, 9, EVFILT_USER, 0, NOTE_FFAND | 0x3, NULL),
-                     0);
+    assert_int_equal(kt_change(kq, 9, KT_USER, 0, NOTE_FFAND | 0x3, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
     assert_int_equal(ev[0].fflags, 0x3);
-    assert_int_equal(kt_change(kq, 9, EVFILT_USER, EV_DELETE, 0, NULL), 0);
+    assert_int_equal(kt_change(kq, 9, KT_USER, EV_DELETE, 0, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 0);
     close(kq);
 }
+#endif
 
 struct waiter {
     int kq;
@@ -227,6 +231,7 @@ static void start_waiter(struct waiter *w, pthread_t *t)
         sched_yield();
 }
 
+#ifdef KT_USER
 /* A trigger from another thread ends a kevent() waiting with no time
  * limit ("If timeout is a NULL pointer, kevent() waits indefinitely"),
  * whether it lands before or during the wait. */
@@ -236,15 +241,16 @@ static void test_user_wakes_other_thread(void **state)
     pthread_t t;
 
     (void)state;
-    assert_int_equal(
-        kt_change(w.kq, 0, EVFILT_USER, EV_ADD | EV_CLEAR, 0, NULL), 0);
+    assert_int_equal(kt_change(w.kq, 0, KT_USER, EV_ADD | EV_CLEAR, 0, NULL),
+                     0);
     start_waiter(&w, &t);
-    assert_int_equal(kt_change(w.kq, 0, EVFILT_USER, 0, NOTE_TRIGGER, NULL), 0);
+    assert_int_equal(kt_change(w.kq, 0, KT_USER, 0, NOTE_TRIGGER, NULL), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(w.n, 1);
-    assert_int_equal(w.ev[0].filter, EVFILT_USER);
+    assert_int_equal((int)w.ev[0].filter, KT_USER);
     close(w.kq);
 }
+#endif
 
 /* Changes from one thread reach a kevent() waiting in another: the kqueue
  * is shared, and the new knote's "preexisting condition" ends the wait
@@ -260,7 +266,7 @@ static void test_change_while_waiting(void **state)
     tu_socketpair(sv);
     tu_write_byte(sv[1]);
     start_waiter(&w, &t);
-    assert_int_equal(kt_change(w.kq, sv[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
+    assert_int_equal(kt_change(w.kq, sv[0], KT_READ, EV_ADD, 0, NULL), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(w.n, 1);
     assert_int_equal(w.ev[0].ident, sv[0]);
@@ -290,30 +296,38 @@ static void test_timeouts(void **state)
     close(kq);
 }
 
-/* "The queue is not inherited by a child created with fork(2)." */
+/* "The queue is not inherited by a child created with fork(2)." The
+ * child has no descriptor under its number, which is free for its own
+ * files; the parent's queue is untouched. */
 static void test_not_inherited(void **state)
 {
     struct kevent ev[1];
-    int kq = kt_new(), status;
+    int kq = kt_new(), sv[2], status;
     pid_t pid;
 
     (void)state;
-    assert_int_equal(kt_change(kq, 1, EVFILT_USER, EV_ADD, NOTE_TRIGGER, NULL),
-                     0);
-    pid = fork();
+    tu_socketpair(sv);
+    tu_write_byte(sv[1]);
+    assert_int_equal(kt_change(kq, sv[0], KT_READ, EV_ADD, 0, NULL), 0);
+    pid = tu_fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int r = kevent(kq, NULL, 0, ev, 1, &kt_zero);
+        int r = kevent(kq, NULL, 0, ev, 1, &kt_zero), err = errno;
 
-        _exit(r == -1 && errno == EBADF ? 0 : 1);
+        if (r != -1 || err != EBADF)
+            _exit(1);
+        if (fcntl(kq, F_GETFD) != -1 || errno != EBADF)
+            _exit(2);
+        _exit(dup2(sv[1], kq) == kq ? 0 : 3);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    /* The parent's queue is untouched. */
-    assert_int_equal(kt_change(kq, 1, EVFILT_USER, 0, NOTE_TRIGGER, NULL), 0);
     assert_int_equal(kt_scan(kq, ev, 1), 1);
+    assert_int_equal(ev[0].ident, sv[0]);
     close(kq);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 /* "The kqueue() system call creates a new kernel event queue and returns
@@ -326,9 +340,10 @@ static void test_close_kqueue_releases(void **state)
     (void)state;
     tu_socketpair(sv);
     kq = kt_new();
-    assert_int_equal(kt_change(kq, sv[0], EVFILT_READ, EV_ADD, 0, NULL), 0);
-    assert_int_equal(kt_change(kq, 3, EVFILT_USER, EV_ADD, NOTE_TRIGGER, NULL),
-                     0);
+    assert_int_equal(kt_change(kq, sv[0], KT_READ, EV_ADD, 0, NULL), 0);
+#ifdef KT_USER
+    assert_int_equal(kt_change(kq, 3, KT_USER, EV_ADD, NOTE_TRIGGER, NULL), 0);
+#endif
     close(kq);
     close(sv[0]);
     close(sv[1]);
@@ -343,9 +358,15 @@ int main(void)
         cmocka_unit_test(test_read_pipe),
         cmocka_unit_test(test_write_pipe),
         cmocka_unit_test(test_close_removes_knotes),
+#ifdef KT_USER
         cmocka_unit_test(test_user_trigger_clear),
+#endif
+#ifdef KT_USER
         cmocka_unit_test(test_user_fflags),
+#endif
+#ifdef KT_USER
         cmocka_unit_test(test_user_wakes_other_thread),
+#endif
         cmocka_unit_test(test_change_while_waiting),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_not_inherited),

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 
+#include "../emul_clock.h"
 #include "port.h"
 
 /* Everything below closes fds for real. */
@@ -359,25 +360,6 @@ static void harvest_now(struct pe_port *p)
     } while (n == PE_BATCH);
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Milliseconds left until deadline, rounded up; 0 once it has passed. */
-static int ms_left(int64_t deadline)
-{
-    int64_t left = deadline - now_ns();
-
-    if (left <= 0)
-        return 0;
-    left = (left + 999999) / 1000000;
-    return left > INT_MAX ? INT_MAX : (int)left;
-}
-
 /* port_get_timeout(): NULL blocks, a zeroed timespec polls, anything else
  * out of range is EINVAL. Returns -1 to block, 0 to poll, 1 for a deadline. */
 static int parse_timeout(const timespec_t *t, int64_t *deadline)
@@ -395,7 +377,7 @@ static int parse_timeout(const timespec_t *t, int64_t *deadline)
     sec = t->tv_sec;
     if (sec > INT64_MAX / 1000000000 - 1)
         return -1;
-    *deadline = now_ns() + sec * 1000000000 + t->tv_nsec;
+    *deadline = tp_emul_now_ns() + sec * 1000000000 + t->tv_nsec;
     return 1;
 }
 
@@ -433,12 +415,12 @@ static int getn_locked(struct pe_port *p, port_event_t *list, uint_t max,
             harvest_now(p);
             break;
         }
-        if (mode > 0 && ms_left(deadline) == 0) {
+        if (mode > 0 && tp_emul_ms_left(deadline) == 0) {
             harvest_now(p);
             err = p->qlen >= want ? 0 : ETIME;
             break;
         }
-        err = wait_more(p, mode > 0 ? ms_left(deadline) : -1);
+        err = wait_more(p, mode > 0 ? tp_emul_ms_left(deadline) : -1);
         if (err == EINTR) {
             /* The kernel returns EINTR without events; fired ones stay
              * queued for the next call. */
