@@ -252,8 +252,10 @@ static unsigned from_kevent(const struct kevent *ev)
 
 static int is_wake(const struct kq_thread *t, const struct kevent *ev)
 {
+#if TP_KQ_HAVE_EVFILT_USER
     if (ev->filter == EVFILT_USER)
         return 1;
+#endif
     return !t->use_user && ev->filter == EVFILT_READ &&
            ev->ident == (uintptr_t)t->wake.rfd;
 }
@@ -352,18 +354,21 @@ static int user_wake_works(struct kq_thread *t)
     return 0;
 }
 
+/* Without EV_RECEIPT a successful add returns nothing, or a readiness
+ * event: only an EV_ERROR entry that was written carries a result. */
 static int open_pipe_wake(struct kq_thread *t)
 {
     struct kevent ch, res;
-    int err = tp_wakefd_open(&t->wake);
+    int n, err = tp_wakefd_open(&t->wake);
 
     if (err)
         return err;
     EV_SET(&ch, (uintptr_t)t->wake.rfd, EVFILT_READ, EV_ADD | CHANGE_FLAGS, 0,
            0, GEN_UDATA(0));
-    if (kevent(t->kq, &ch, 1, &res, 1, &zero_ts) < 0)
+    n = kevent(t->kq, &ch, 1, &res, 1, &zero_ts);
+    if (n < 0)
         err = -errno;
-    else if ((res.flags & EV_ERROR) && res.data != 0)
+    else if (n == 1 && (res.flags & EV_ERROR) && res.data != 0)
         err = -(int)res.data;
     if (err)
         tp_wakefd_close(&t->wake);
