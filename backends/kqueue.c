@@ -7,6 +7,7 @@
  * tpoll_kqueue_config.h (cmake/TpollKqueueChecks.cmake).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/event.h>
@@ -235,19 +236,43 @@ static int kq_poll(struct tp__thread *th, int timeout_ms)
 }
 
 /*
- * EV_EOF is a hang-up: on EVFILT_READ even with no data left (the read
- * reports it), on EVFILT_WRITE the reader is gone (the write reports it).
- * A socket error comes in fflags with EV_EOF and is an error.
+ * EV_EOF on EVFILT_WRITE says only that nothing more can be sent: the
+ * reader is gone, or the program shut its socket down for writing itself
+ * (shutdown(SHUT_WR)) while the peer is still there and may send. The
+ * write the callback attempts reports either (EPIPE); a hang-up is what
+ * poll(2) calls one, as the other backends see it: POLLHUP once neither
+ * direction is left, POLLERR for an error (Linux's widowed pipe). The
+ * extra call is made at the end of a connection only.
+ */
+static unsigned write_eof(const struct kevent *ev)
+{
+    struct pollfd p = {.fd = (int)ev->ident, .events = POLLOUT};
+    unsigned bits = TP_EV_SEND;
+
+    if (poll(&p, 1, 0) == 1) {
+        if (p.revents & POLLHUP)
+            bits |= TP_EV_HUP;
+        if (p.revents & (POLLERR | POLLNVAL))
+            bits |= TP_EV_ERR;
+    }
+    return bits;
+}
+
+/*
+ * EV_EOF on EVFILT_READ is a hang-up even with no data left (the read
+ * reports it); on EVFILT_WRITE see write_eof(). A socket error comes in
+ * fflags with EV_EOF and is an error.
  */
 static unsigned from_kevent(const struct kevent *ev)
 {
-    unsigned dir = ev->filter == EVFILT_READ ? TP_EV_RECV : TP_EV_SEND;
+    unsigned bits;
 
     if (ev->flags & EV_ERROR)
         return TP_EV_ERR;
     if (!(ev->flags & EV_EOF))
-        return dir;
-    return dir | TP_EV_HUP | (ev->fflags ? TP_EV_ERR : 0);
+        return ev->filter == EVFILT_READ ? TP_EV_RECV : TP_EV_SEND;
+    bits = ev->filter == EVFILT_READ ? TP_EV_RECV | TP_EV_HUP : write_eof(ev);
+    return bits | (ev->fflags ? TP_EV_ERR : 0);
 }
 
 static int is_wake(const struct kq_thread *t, const struct kevent *ev)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/event.h>
@@ -482,6 +483,40 @@ static void test_refused_delete_is_retried(void **state)
     tu_destroy(tp);
 }
 
+/* After the program's own shutdown(SHUT_WR) the write filter reports
+ * EV_EOF (it can send no more) while the peer is still there: the
+ * callback is told send only, as epoll tells it (EPOLLOUT), not a
+ * hang-up, which would also report recv to a reader with nothing to read
+ * and tell it the connection is over; the peer's data still arrives. */
+static void test_own_shutdown_is_not_a_hangup(void **state)
+{
+    struct tpoll *tp = create(1, 0);
+    struct rec r = {0};
+    int sv[2];
+
+    (void)state;
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], record_cb, &r, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_want_send(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(r.events, TPOLL_SEND);
+    assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+    r.calls = 0;
+    r.events = 0;
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(r.events, TPOLL_SEND);
+    assert_int_equal(tpoll_stop_send(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    r.events = 0;
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(r.events, TPOLL_RECV);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_full_buffer_flushes_early),
         cmocka_unit_test(test_wake_user_filter_or_fallback),
         cmocka_unit_test(test_block_device_refused),
+        cmocka_unit_test(test_own_shutdown_is_not_a_hangup),
     };
 
     return cmocka_run_group_tests_name("kqueue changelists", tests, NULL, NULL);
