@@ -7,8 +7,10 @@
  * tpoll_kqueue_config.h (cmake/TpollKqueueChecks.cmake).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/stat.h>
@@ -37,12 +39,15 @@ struct kq_thread {
     int use_user;          /* wake through EVFILT_USER, else the pipe */
     struct tp_wakefd wake; /* the pipe, when use_user is 0 */
     int nchanges;
-    int cap; /* changes[] and results[] entries */
+    int cap; /* changes[], results[] and refused[] entries */
     struct kevent *changes;
     struct kevent *results;
-    int nslots;     /* power of two, at least twice nevents */
-    int *slots;     /* kevent index per fd while folding */
-    unsigned *bits; /* TP_EV_* folded per first kevent of an fd */
+    int nrefused;           /* write filters refused: reader gone */
+    int nrefused_polled;    /* of them, at the end of the last poll */
+    struct kevent *refused; /* as the EV_EOF event the filter would give */
+    int nslots;             /* power of two, at least twice nevents */
+    int *slots;             /* kevent index per fd while folding */
+    unsigned *bits;         /* TP_EV_* folded per first kevent of an fd */
     int nevents;
     struct kevent events[];
 };
@@ -81,15 +86,51 @@ static int delete_gone(int err)
     return err == ENOENT || err == EBADF;
 }
 
+/*
+ * EVFILT_WRITE on a pipe whose reader is gone is refused at registration
+ * by FreeBSD, DragonFly and OpenBSD (EPIPE) and NetBSD (EBADF, though the
+ * descriptor is open), where macOS attaches it and reports EV_EOF.
+ */
+static int reader_gone(const struct kevent *ch, int err)
+{
+    return ch->filter == EVFILT_WRITE &&
+           (err == EPIPE ||
+            (err == EBADF && fcntl((int)ch->ident, F_GETFD) >= 0));
+}
+
+/*
+ * A refused write filter is reported as the EV_EOF event the kernel would
+ * have given had it attached it (send, and what poll(2) says: see
+ * write_eof()), at the next poll, and as one-shot: the core re-registers
+ * the fd after it, so the condition comes again at every poll while send
+ * is wanted, as the level-triggered event would. With no room left it is
+ * an error.
+ */
+static void refuse_write(struct tp__thread *th, struct kq_thread *t,
+                         const struct kevent *ch, int err)
+{
+    if (t->nrefused == t->cap) {
+        tp__change_failed(th, (int)ch->ident, UDATA_GEN(ch->udata), TP_EV_SEND,
+                          -err);
+        return;
+    }
+    t->refused[t->nrefused] = *ch;
+    t->refused[t->nrefused].flags = EV_EOF;
+    t->refused[t->nrefused].fflags = 0;
+    t->nrefused++;
+}
+
 /* An add that failed leaves nothing registered; a delete that failed
  * other than "already gone" leaves the filter in place, to be removed by
  * the next pass. */
-static void report_failure(struct tp__thread *th, const struct kevent *ch,
-                           int err)
+static void report_failure(struct tp__thread *th, struct kq_thread *t,
+                           const struct kevent *ch, int err)
 {
-    if (!(ch->flags & EV_DELETE))
-        tp__change_failed(th, (int)ch->ident, UDATA_GEN(ch->udata),
-                          dir_of(ch), -err);
+    if (!(ch->flags & EV_DELETE) && reader_gone(ch, err))
+        refuse_write(th, t, ch, err);
+    else if (!(ch->flags & EV_DELETE))
+        tp__change_failed(th, (int)ch->ident, UDATA_GEN(ch->udata), dir_of(ch),
+                          -err);
     else if (!delete_gone(err))
         tp__remove_failed(th, (int)ch->ident, dir_of(ch), -err);
 }
@@ -116,7 +157,7 @@ static void report_results(struct tp__thread *th, struct kq_thread *t, int n)
             return;
         err = (int)r->data;
         if (err != 0)
-            report_failure(th, &t->changes[j], err);
+            report_failure(th, t, &t->changes[j], err);
         j++;
     }
 }
@@ -220,19 +261,39 @@ static void kq_remove(struct tp__thread *th, int fd, unsigned have)
 #endif
 }
 
+/* Refused write filters take the end of the batch and keep the poll from
+ * blocking; what does not fit waits for the next one. */
+static int take_refused(struct kq_thread *t, int n)
+{
+    int k = t->nrefused < t->nevents - n ? t->nrefused : t->nevents - n;
+
+    memcpy(&t->events[n], t->refused, (size_t)k * sizeof(t->refused[0]));
+    t->nrefused -= k;
+    memmove(t->refused, t->refused + k,
+            (size_t)t->nrefused * sizeof(t->refused[0]));
+    t->nrefused_polled = k;
+    return n + k;
+}
+
 static int kq_poll(struct tp__thread *th, int timeout_ms)
 {
     struct kq_thread *t = kt(th);
     struct timespec ts, *tsp = NULL;
-    int n;
+    int room = t->nevents, n = 0;
 
+    if (t->nrefused) {
+        room -= t->nrefused < room ? t->nrefused : room;
+        timeout_ms = 0;
+    }
     if (timeout_ms >= 0) {
         ts.tv_sec = timeout_ms / 1000;
         ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
         tsp = &ts;
     }
-    n = kevent(t->kq, NULL, 0, t->events, t->nevents, tsp);
-    return n < 0 ? -errno : n;
+    n = kevent(t->kq, NULL, 0, t->events, room, tsp);
+    if (n < 0 && !t->nrefused)
+        return -errno;
+    return take_refused(t, n < 0 ? 0 : n);
 }
 
 /*
@@ -320,7 +381,9 @@ static void kq_dispatch(struct tp__thread *th, int n)
         int first;
 
         t->bits[i] = 0;
-        if (is_wake(t, ev)) {
+        if (i >= n - t->nrefused_polled)
+            tp__oneshot_fired(th, (int)ev->ident);
+        else if (is_wake(t, ev)) {
             if (tp__woken(th) && !t->use_user)
                 tp_wakefd_drain(&t->wake);
             continue;
@@ -404,6 +467,7 @@ static void free_buffers(struct kq_thread *t)
 {
     tp__free(t->changes);
     tp__free(t->results);
+    tp__free(t->refused);
     tp__free(t->slots);
     tp__free(t->bits);
     tp__free(t);
@@ -428,10 +492,11 @@ static int kq_thread_init(struct tp__thread *th)
         t->nslots *= 2;
     t->changes = tp__calloc((size_t)cap, sizeof(t->changes[0]));
     t->results = tp__calloc((size_t)cap, sizeof(t->results[0]));
+    t->refused = tp__calloc((size_t)cap, sizeof(t->refused[0]));
     t->slots = tp__calloc((size_t)t->nslots, sizeof(t->slots[0]));
     t->bits = tp__calloc((size_t)batch, sizeof(t->bits[0]));
-    if (t->changes == NULL || t->results == NULL || t->slots == NULL ||
-        t->bits == NULL) {
+    if (t->changes == NULL || t->results == NULL || t->refused == NULL ||
+        t->slots == NULL || t->bits == NULL) {
         err = -ENOMEM;
         goto fail_buffers;
     }

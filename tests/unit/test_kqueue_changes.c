@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -517,6 +518,60 @@ static void test_own_shutdown_is_not_a_hangup(void **state)
     tu_destroy(tp);
 }
 
+/* Send wanted on a pipe whose reader is gone: FreeBSD, DragonFly and
+ * OpenBSD refuse the write filter (EPIPE), NetBSD too (EBADF), macOS
+ * attaches it and reports EV_EOF. Whichever, the callback sees what it
+ * sees when the reader leaves after the registration (send, with the
+ * hang-up or error poll(2) reports), and again at every poll while send
+ * is wanted, as a level-triggered poller reports it; the write fails with
+ * EPIPE. Once send is no longer wanted, nothing more. */
+static unsigned widowed_pipe_events(int close_first, int *write_err)
+{
+    struct tpoll *tp = create(1, 0);
+    struct rec r = {0};
+    int p[2];
+
+    tu_pipe(p);
+    if (close_first)
+        close(p[0]);
+    assert_int_equal(tpoll_fd_insert(tp, p[1], record_cb, &r, 1), 0);
+    assert_int_equal(tpoll_want_send(tp, p[1]), 0);
+    if (!close_first) {
+        assert_int_equal(tpoll_wait(tp, 1000), 1);
+        close(p[0]);
+        r.calls = 0;
+        r.events = 0;
+    }
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(r.calls, 2);
+    *write_err = write(p[1], "x", 1) < 0 ? errno : 0;
+    assert_int_equal(tpoll_stop_send(tp, p[1]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tpoll_wait(tp, 20), 0);
+    assert_int_equal(r.calls, 2);
+    assert_int_equal(tpoll_fd_delete(tp, p[1]), 0);
+    close(p[1]);
+    tu_destroy(tp);
+    return r.events;
+}
+
+static void test_send_to_widowed_pipe(void **state)
+{
+    unsigned before, after;
+    int err_before, err_after;
+
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    before = widowed_pipe_events(1, &err_before);
+    after = widowed_pipe_events(0, &err_after);
+    assert_true(before & TPOLL_SEND);
+    assert_true(before & (TPOLL_HUP | TPOLL_ERR));
+    assert_int_equal(before, after);
+    assert_int_equal(err_before, EPIPE);
+    assert_int_equal(err_after, EPIPE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_wake_user_filter_or_fallback),
         cmocka_unit_test(test_block_device_refused),
         cmocka_unit_test(test_own_shutdown_is_not_a_hangup),
+        cmocka_unit_test(test_send_to_widowed_pipe),
     };
 
     return cmocka_run_group_tests_name("kqueue changelists", tests, NULL, NULL);
