@@ -162,16 +162,34 @@ static void report_results(struct tp__thread *th, struct kq_thread *t, int n)
     }
 }
 
-/* A call that failed as a whole: every add it held failed with it. */
-static void report_all_adds(struct tp__thread *th, struct kq_thread *t, int err)
+/*
+ * A call that failed as a whole, though its eventlist had room for every
+ * change's error: kqueue(2) says -1 comes when an error finds no room,
+ * and (EFAULT) "There was an error reading or writing the kevent
+ * structure", not which changes were applied before it; the kernels read
+ * and apply a changelist a few entries at a time. So each change is
+ * submitted again alone, which lands whatever the failed call did: "Re-
+ * adding an existing event will modify the parameters of the original
+ * event, and not result in a duplicate entry", and a delete already done
+ * fails with ENOENT, "already gone". Each change's own result is then
+ * reported as in a batch; a lone change whose call fails as a whole was
+ * not applied.
+ */
+static void replay_each(struct tp__thread *th, struct kq_thread *t)
 {
-    int i;
+    int i, n;
 
-    for (i = 0; i < t->nchanges; i++)
-        if (t->changes[i].flags & EV_ADD)
-            tp__change_failed(th, (int)t->changes[i].ident,
-                              UDATA_GEN(t->changes[i].udata),
-                              dir_of(&t->changes[i]), err);
+    tp__count_ctl(th, (unsigned)t->nchanges);
+    for (i = 0; i < t->nchanges; i++) {
+        const struct kevent *ch = &t->changes[i];
+        struct kevent res;
+
+        n = kevent(t->kq, ch, 1, &res, 1, &zero_ts);
+        if (n < 0 && errno != EINTR)
+            report_failure(th, t, ch, errno);
+        else if (n == 1 && (res.flags & EV_ERROR) && res.data != 0)
+            report_failure(th, t, ch, (int)res.data);
+    }
 }
 
 /*
@@ -191,10 +209,11 @@ static void kq_flush(struct tp__thread *th)
     tp__count_ctl(th, (unsigned)t->nchanges);
     n = kevent(t->kq, t->changes, t->nchanges, t->results, t->nchanges,
                &zero_ts);
+    /* EINTR: "all changes in the changelist have been applied". */
     if (n >= 0)
         report_results(th, t, n);
-    else if (errno != EINTR) /* "all changes ... have been applied" */
-        report_all_adds(th, t, -errno);
+    else if (errno != EINTR)
+        replay_each(th, t);
     t->nchanges = 0;
 }
 

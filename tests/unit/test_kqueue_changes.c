@@ -47,6 +47,8 @@ static int recording;
 static int user_filter_broken; /* EVFILT_USER changes fail with EINVAL */
 static int user_changes;       /* EVFILT_USER changes seen */
 static int fail_next_delete;   /* errno the next lone EV_DELETE fails with */
+static int fail_whole_after;   /* >0: the next batch applies this many
+                                * changes, then fails as a whole */
 
 static int is_user_filter(const struct kevent *k)
 {
@@ -89,6 +91,14 @@ int __wrap_kevent(int kq, const struct kevent *ch, kq_count_t nch,
         c->nchanges = (int)nch;
         c->nevents = (int)nev;
         memcpy(c->ch, ch, (size_t)nch * sizeof(*ch));
+    }
+    /* A call that fails as a whole after applying some of its changes
+     * (as a fault reading the changelist does): -1, and no entries. */
+    if (fail_whole_after > 0 && (int)nch > fail_whole_after) {
+        __real_kevent(kq, ch, (kq_count_t)fail_whole_after, ev, nev, ts);
+        fail_whole_after = 0;
+        errno = EFAULT;
+        return -1;
     }
     /* A delete the kernel refuses: its receipt carries the error, and the
      * filter stays registered (nothing is passed on). */
@@ -572,6 +582,45 @@ static void test_send_to_widowed_pipe(void **state)
     assert_int_equal(err_after, EPIPE);
 }
 
+/* A batch that fails as a whole (-1, errno EFAULT) after the kernel
+ * applied its first change: every change lands anyway, no callback is
+ * told of an error, and the registrations are exactly the ones the core
+ * counts: one whose interest is then dropped stays quiet. */
+static void test_batch_failing_as_a_whole(void **state)
+{
+    struct tpoll *tp = create(1, 0);
+    struct rec r[3] = {{0}};
+    int sv[3][2];
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        tu_socketpair(sv[i]);
+        assert_int_equal(tpoll_fd_insert(tp, sv[i][0], record_cb, &r[i], 1), 0);
+        assert_int_equal(tpoll_want_recv(tp, sv[i][0]), 0);
+        tu_write_byte(sv[i][1]);
+    }
+    fail_whole_after = 1;
+    assert_int_equal(tpoll_wait(tp, 1000), 3);
+    assert_int_equal(fail_whole_after, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].events, TPOLL_RECV);
+        assert_true(tp_load(&tp->fds[sv[i][0]].polled_recv) & 1);
+        tu_drain(sv[i][0]);
+    }
+    assert_int_equal(tpoll_stop_recv(tp, sv[0][0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    r[0].calls = 0;
+    tu_write_byte(sv[0][1]);
+    assert_int_equal(tpoll_wait(tp, 20), 0);
+    assert_int_equal(r[0].calls, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tpoll_fd_delete(tp, sv[i][0]), 0);
+        close(sv[i][0]);
+        close(sv[i][1]);
+    }
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_block_device_refused),
         cmocka_unit_test(test_own_shutdown_is_not_a_hangup),
         cmocka_unit_test(test_send_to_widowed_pipe),
+        cmocka_unit_test(test_batch_failing_as_a_whole),
     };
 
     return cmocka_run_group_tests_name("kqueue changelists", tests, NULL, NULL);
