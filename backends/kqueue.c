@@ -3,8 +3,9 @@
  * kqueue (FreeBSD, OpenBSD, NetBSD, DragonFly, macOS): one kqueue per
  * thread; changes are batched and submitted in one kevent() call per
  * update pass; EVFILT_USER wakes the thread where it works, a pipe
- * otherwise. Only kqueue API differences are conditional, from
- * tpoll_kqueue_config.h (cmake/TpollKqueueChecks.cmake).
+ * otherwise. Every descriptor it creates is close-on-exec. Only kqueue
+ * API differences are conditional, from tpoll_kqueue_config.h
+ * (cmake/TpollKqueueChecks.cmake).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -492,6 +493,28 @@ static void free_buffers(struct kq_thread *t)
     tp__free(t);
 }
 
+/* A kqueue is inherited by exec'd programs unless created close-on-exec:
+ * kqueuex(KQUEUE_CLOEXEC) on FreeBSD, kqueue1(O_CLOEXEC) on NetBSD and
+ * OpenBSD; elsewhere (macOS) fcntl() right after, which leaves a window
+ * for another thread's fork and exec. */
+static int open_kqueue(void)
+{
+#if TP_KQ_HAVE_KQUEUEX
+    return kqueuex(KQUEUE_CLOEXEC);
+#elif TP_KQ_HAVE_KQUEUE1
+    return kqueue1(O_CLOEXEC);
+#else
+    int kq = kqueue(), err;
+
+    if (kq < 0 || fcntl(kq, F_SETFD, FD_CLOEXEC) == 0)
+        return kq;
+    err = errno;
+    close(kq);
+    errno = err;
+    return -1;
+#endif
+}
+
 /* Every set() queues at most two changes, so the buffers hold a batch's
  * worth of fds (the instance's batch option) and at least one fd. */
 static int kq_thread_init(struct tp__thread *th)
@@ -519,7 +542,7 @@ static int kq_thread_init(struct tp__thread *th)
         err = -ENOMEM;
         goto fail_buffers;
     }
-    t->kq = kqueue();
+    t->kq = open_kqueue();
     if (t->kq < 0) {
         err = -errno;
         goto fail_buffers;
