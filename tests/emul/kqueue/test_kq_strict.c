@@ -6,79 +6,37 @@
  * names the kernel function where no man page says it. Runs with
  * TPOLL_BACKEND=kqueue, so that pipes are the flavour's.
  *
- * Descriptors: test_batch_every_ready_event needs 2 * NPAIRS free ones
- * (its setup fails, and says so, if the soft RLIMIT_NOFILE leaves fewer);
- * its teardown closes them whatever the test's outcome.
+ * Descriptors: test_batch_every_ready_event needs EMUL_NPAIRS socket pairs
+ * (the fixture of emul_pairs.h checks the limit and closes them).
  */
 #include <fcntl.h>
 #include <poll.h>
-#include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define EMUL_NPAIRS 100
+#include "../emul_pairs.h"
 #include "kq_testutil.h"
-
-#define NPAIRS 100
 
 /* "The kevent() system call returns the number of events placed in the
  * eventlist, up to the value given by nevents." Every active knote, all
  * of them in one call when they fit. */
-struct pairs {
-    int kq;
-    int sv[NPAIRS][2];
-};
-
-static int pairs_up(void **state)
-{
-    struct pairs *p = calloc(1, sizeof(*p));
-    struct rlimit rl;
-
-    if (p == NULL || getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
-        rl.rlim_cur < 2 * NPAIRS + 64) {
-        print_error("needs %d free descriptors\n", 2 * NPAIRS + 64);
-        free(p);
-        return -1;
-    }
-    for (int i = 0; i < NPAIRS; i++)
-        p->sv[i][0] = p->sv[i][1] = -1;
-    p->kq = -1;
-    *state = p;
-    return 0;
-}
-
-static int pairs_down(void **state)
-{
-    struct pairs *p = *state;
-
-    for (int i = 0; i < NPAIRS; i++) {
-        if (p->sv[i][0] >= 0)
-            close(p->sv[i][0]);
-        if (p->sv[i][1] >= 0)
-            close(p->sv[i][1]);
-    }
-    if (p->kq >= 0)
-        close(p->kq);
-    free(p);
-    return 0;
-}
-
 static void test_batch_every_ready_event(void **state)
 {
-    struct pairs *p = *state;
-    struct kevent ev[2 * NPAIRS];
+    struct emul_pairs *p = *state;
+    struct kevent ev[2 * EMUL_NPAIRS];
 
-    p->kq = kt_new();
-    for (int i = 0; i < NPAIRS; i++) {
+    p->poller = kt_new();
+    for (int i = 0; i < EMUL_NPAIRS; i++) {
         tu_socketpair(p->sv[i]);
         tu_write_byte(p->sv[i][1]);
         assert_int_equal(
-            kt_change(p->kq, p->sv[i][0], KT_READ, EV_ADD, 0, NULL), 0);
+            kt_change(p->poller, p->sv[i][0], KT_READ, EV_ADD, 0, NULL), 0);
     }
-    assert_int_equal(kt_scan(p->kq, ev, 2 * NPAIRS), NPAIRS);
+    assert_int_equal(kt_scan(p->poller, ev, 2 * EMUL_NPAIRS), EMUL_NPAIRS);
     /* Level-triggered: all of them again, in full batches. */
-    assert_int_equal(kt_scan(p->kq, ev, 40), 40);
-    assert_int_equal(kt_scan(p->kq, ev, 40), 40);
+    assert_int_equal(kt_scan(p->poller, ev, 40), 40);
+    assert_int_equal(kt_scan(p->poller, ev, 40), 40);
 }
 
 /* "The filter is also run when the user attempts to retrieve the kevent
@@ -299,8 +257,8 @@ static void test_close_on_exec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_batch_every_ready_event, pairs_up,
-                                        pairs_down),
+        cmocka_unit_test_setup_teardown(test_batch_every_ready_event,
+                                        emul_pairs_up, emul_pairs_down),
         cmocka_unit_test(test_batch_of_one_takes_turns),
         cmocka_unit_test(test_dup2_same_file_drops_knotes),
         cmocka_unit_test(test_write_eof_after_own_shutdown),

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "port_testutil.h"
+/* After port.h: its close() releases a port. */
+#define EMUL_NPAIRS 100
+#include "../emul_pairs.h"
 
 static void send_n(int port, int n)
 {
@@ -216,6 +219,36 @@ static void test_nget_zero(void **state)
     close(port);
 }
 
+/*
+ * Saturated: "The max parameter specifies the maximum number of events
+ * that can be returned in list[]", and port_getn() returns every event
+ * the port holds up to it; the port queue holds every fired association
+ * (port_associate(3C): "an event notification will be generated" when the
+ * object has an event), so a full batch follows a full batch, never a
+ * nearly empty one. Needs EMUL_NPAIRS socket pairs (emul_pairs.h).
+ */
+static void test_saturated_batches_are_full(void **state)
+{
+    struct emul_pairs *m = *state;
+    port_event_t list[40];
+    uint_t n;
+
+    m->poller = pu_port();
+    for (int i = 0; i < EMUL_NPAIRS; i++) {
+        tu_socketpair(m->sv[i]);
+        tu_write_byte(m->sv[i][1]);
+        assert_int_equal(port_associate(m->poller, PORT_SOURCE_FD,
+                                        (uintptr_t)m->sv[i][0], POLLIN, NULL),
+                         0);
+    }
+    for (int want = 40, left = EMUL_NPAIRS; left > 0; left -= want) {
+        want = left < 40 ? left : 40;
+        n = 1;
+        assert_int_equal(port_getn(m->poller, list, 40, &n, NULL), 0);
+        assert_int_equal(n, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +261,8 @@ int main(void)
         cmocka_unit_test(test_ebadf_ebadfd),
         cmocka_unit_test(test_eintr),
         cmocka_unit_test(test_nget_zero),
+        cmocka_unit_test_setup_teardown(test_saturated_batches_are_full,
+                                        emul_pairs_up, emul_pairs_down),
     };
 
     return cmocka_run_group_tests_name("port_get(3C)", tests, NULL, NULL);
