@@ -527,12 +527,31 @@ static void test_wake_is_port_send(void **state)
     fixture_down(&f);
 }
 
+/* Counts descriptors: assumes a port thread holds its port and nothing
+ * else (with the emulation, the port's eventfd too, which the port's
+ * close releases), and that nothing else in the process opens or closes
+ * one meanwhile. The teardown stops the thread and destroys the instance
+ * whatever an assertion did. */
+static int instance_up(void **state)
+{
+    reset_faults(state);
+    *state = tu_create(1, 0);
+    return 0;
+}
+
+static int instance_down(void **state)
+{
+    create_fail = 0;
+    tpoll_thread_stop(*state);
+    tu_destroy(*state);
+    return 0;
+}
+
 static void test_thread_init(void **state)
 {
-    struct tpoll *tp = tu_create(1, 0);
+    struct tpoll *tp = *state;
     int before = tu_count_open_fds(), port;
 
-    (void)state;
     create_fail = EMFILE;
     assert_int_equal(tpoll_thread_start(tp, 0), -EMFILE);
     assert_int_equal(tu_count_open_fds(), before);
@@ -543,7 +562,6 @@ static void test_thread_init(void **state)
     assert_true(fcntl(port, F_GETFD) & FD_CLOEXEC);
     assert_int_equal(tpoll_thread_stop(tp), 0);
     assert_int_equal(tu_count_open_fds(), before);
-    tu_destroy(tp);
 }
 
 /* After fork, the child's thread gets a new port, and the parent's port
@@ -605,7 +623,8 @@ int main(void)
         cmocka_unit_test_setup(test_eintr_with_events, reset_faults),
         cmocka_unit_test_setup(test_eintr_etime_empty, reset_faults),
         cmocka_unit_test_setup(test_wake_is_port_send, reset_faults),
-        cmocka_unit_test_setup(test_thread_init, reset_faults),
+        cmocka_unit_test_setup_teardown(test_thread_init, instance_up,
+                                        instance_down),
         cmocka_unit_test_setup(test_fork_forgets, reset_faults),
     };
 
