@@ -33,10 +33,50 @@ static int wake_fd = -1;
 
 /* ---- the descriptor calls the emulation must see ---- */
 
+/*
+ * Under a sanitizer the program's descriptor calls go through its
+ * interceptors, which keep descriptor state of their own (ThreadSanitizer
+ * would otherwise see no descriptor closed, and report a reused number as
+ * a race): the calls are passed on to them where they exist (the name
+ * changed in newer runtimes), else straight to the kernel.
+ */
+extern int __interceptor_close(int fd) __attribute__((weak));
+extern int ___interceptor_close(int fd) __attribute__((weak));
+extern int __interceptor_dup3(int oldfd, int newfd, int flags)
+    __attribute__((weak));
+extern int ___interceptor_dup3(int oldfd, int newfd, int flags)
+    __attribute__((weak));
+extern int __interceptor_pipe2(int fds[2], int flags) __attribute__((weak));
+extern int ___interceptor_pipe2(int fds[2], int flags) __attribute__((weak));
+
 static int sys_close(int fd)
 {
+    if (__interceptor_close)
+        return __interceptor_close(fd);
+    if (___interceptor_close)
+        return ___interceptor_close(fd);
     return (int)syscall(SYS_close, fd);
 }
+
+static int sys_dup3(int oldfd, int newfd, int flags)
+{
+    if (__interceptor_dup3)
+        return __interceptor_dup3(oldfd, newfd, flags);
+    if (___interceptor_dup3)
+        return ___interceptor_dup3(oldfd, newfd, flags);
+    return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+#if TP_EMUL_FREEBSD
+static int sys_pipe2(int fds[2], int flags)
+{
+    if (__interceptor_pipe2)
+        return __interceptor_pipe2(fds, flags);
+    if (___interceptor_pipe2)
+        return ___interceptor_pipe2(fds, flags);
+    return (int)syscall(SYS_pipe2, fds, flags);
+}
+#endif
 
 /* "Calling close() on a file descriptor will remove any kevents that
  * reference the descriptor" (knote_fdclose(), with the descriptor table
@@ -84,7 +124,7 @@ int dup3(int oldfd, int newfd, int flags)
         knotes_closing(newfd);
         pipe_closing(newfd);
     }
-    return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+    return sys_dup3(oldfd, newfd, flags);
 }
 
 int dup2(int oldfd, int newfd)
@@ -173,7 +213,7 @@ int pipe2(int fds[2], int flags)
     int type = SOCK_STREAM;
 
     if (!two_way_pipes())
-        return (int)syscall(SYS_pipe2, fds, flags);
+        return sys_pipe2(fds, flags);
     if (flags & ~(O_CLOEXEC | O_NONBLOCK)) {
         errno = EINVAL;
         return -1;
