@@ -5,6 +5,18 @@
 #include "binding.h"
 
 TP_TLS struct tp__thread *tp__bindings[TP_MAX_BINDINGS];
+/* Release callbacks running on this OS thread (they may nest). */
+static TP_TLS int releases_running;
+
+void tp__release_enter(void)
+{
+    releases_running++;
+}
+
+void tp__release_leave(void)
+{
+    releases_running--;
+}
 
 struct tp__thread *tp__lookup_rest(const struct tpoll *tp)
 {
@@ -26,6 +38,8 @@ int tp__in_callback(void)
 {
     int i;
 
+    if (releases_running)
+        return 1;
     for (i = 0; i < TP_MAX_BINDINGS; i++)
         if (tp__bindings[i] != NULL && tp__bindings[i]->in_dispatch)
             return 1;

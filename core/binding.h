@@ -39,9 +39,14 @@ static inline int tp__bound_self(const struct tpoll *tp, struct tp__thread **th)
 }
 
 /* Inside a callback of any instance: some binding of this OS thread is in
- * its dispatch. A call that would wait for another thread's callback must
- * not wait there (two callbacks waiting for each other). */
+ * its dispatch, or a release callback runs on it (bound or not). A call
+ * that would wait for another thread's callback must not wait there (two
+ * callbacks waiting for each other). */
 int tp__in_callback(void);
+
+/* A release callback begins / ends on the calling OS thread. */
+void tp__release_enter(void);
+void tp__release_leave(void);
 
 /* Take / give back a slot for th (-EMLINK when all are taken). */
 int tp__bind(struct tp__thread *th);

@@ -222,9 +222,11 @@ int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
 {
     struct tp__rel *r;
     struct in_use u;
-    int err;
+    int err = 0;
 
-    if (tp == NULL || release == NULL)
+    if (fd_entry(tp, fd, &err) == NULL)
+        return err;
+    if (release == NULL)
         return -EINVAL;
     r = tp__rel_new();
     if (r == NULL)

@@ -139,3 +139,10 @@ int tp__thread_renew(struct tp__thread *th)
     go_live(th);
     return 0;
 }
+
+int tp__thread_finish_fork(struct tp__thread *th)
+{
+    th->fork_pending = 0;
+    th->head.tp->be->thread_forget(th);
+    return tp__thread_renew(th);
+}

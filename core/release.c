@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Records of deletes and migrations waiting for threads (release.h). */
 #include "binding.h"
+#include "lifecycle.h"
 #include "queue.h"
 #include "release.h"
 #include "wake.h"
@@ -38,18 +39,30 @@ void tp__rel_free(struct tp__rel *r)
  * delete or migration does not wait there. The waiter's record lives on
  * its stack: it is not touched after the signal.
  */
+static void run_release(struct tpoll *tp, struct tp__rel *r)
+{
+    struct tp__thread *self = tp__self(tp);
+    int was = self != NULL ? self->in_dispatch : 0;
+
+    if (self != NULL)
+        self->in_dispatch = 1;
+    tp__release_enter();
+    r->release(tp, r->fd, r->owner);
+    tp__release_leave();
+    if (self == NULL)
+        return;
+    self->in_dispatch = was;
+    /* A release that forked and called tpoll_after_fork outside any
+     * dispatch (inside tpoll_fd_delete_async, or a stop): no dispatch end
+     * will give the child its fresh poller, so it is made here. */
+    if (!was && self->fork_pending)
+        tp__thread_finish_fork(self);
+}
+
 static void finish(struct tpoll *tp, struct tp__rel *r)
 {
-    if (r->release != NULL) {
-        struct tp__thread *self = tp__self(tp);
-        int was = self != NULL ? self->in_dispatch : 0;
-
-        if (self != NULL)
-            self->in_dispatch = 1;
-        r->release(tp, r->fd, r->owner);
-        if (self != NULL)
-            self->in_dispatch = was;
-    }
+    if (r->release != NULL)
+        run_release(tp, r);
     if (r->waiter != NULL) {
         struct tp__waiter *w = r->waiter;
 
@@ -111,6 +124,11 @@ void tp__rel_submit(struct tpoll *tp, struct tp__rel *r)
     tpoll_mask_t left;
     int done;
 
+    /* Nothing in use: no record to keep, no lock to take. */
+    if (!(r->running | r->holders)) {
+        finish(tp, r);
+        return;
+    }
     graves_lock(tp);
     r->waiting = r->running | r->holders;
     r->next = tp->graves;

@@ -80,15 +80,6 @@ int tpoll_wake(struct tpoll *tp, int tid)
     return 0;
 }
 
-/* A callback forked and called tpoll_after_fork: the dispatch is over,
- * the parent's poller can go and the child's be made. */
-static int finish_fork(struct tp__thread *th)
-{
-    th->fork_pending = 0;
-    th->head.tp->be->thread_forget(th);
-    return tp__thread_renew(th);
-}
-
 int tpoll_wait(struct tpoll *tp, int timeout_ms)
 {
     struct tp__thread *th;
@@ -132,7 +123,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     th->in_dispatch = 0;
     tp_count(&th->ctr.callbacks, (AO_t)th->head.dispatched);
     if (TP_UNLIKELY(th->fork_pending)) {
-        int err = finish_fork(th);
+        int err = tp__thread_finish_fork(th);
 
         if (err)
             return err;

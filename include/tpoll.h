@@ -178,7 +178,10 @@ TPOLL_API int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb,
  * tpoll_fd_delete never waits. It returns 0 when a callback for fd can
  * no longer be running on another thread (the owner may be freed), and 1
  * when one may still be; from inside fd's own callback, that callback
- * does not count. -EBADF, -ENOENT (nothing changed).
+ * does not count. "May": a thread that is only dropping a stale event of
+ * the same number (of an earlier user, or of this one just deleted) is
+ * counted too, so 1 can come where no callback runs. -EBADF, -ENOENT
+ * (nothing changed).
  */
 TPOLL_API int tpoll_fd_delete(struct tpoll *tp, int fd);
 
@@ -187,19 +190,23 @@ TPOLL_API int tpoll_fd_delete(struct tpoll *tp, int fd);
  * insert, when the second phase is over: the moment a program may free
  * its per-fd state (or close the fd, if it kept it open until then). It
  * runs like a callback, on one of the threads that were still using the
- * fd, right after they stopped (at the end of their tpoll_wait, or in
- * tpoll_thread_stop), or inside tpoll_fd_delete_async itself, on the
- * calling thread, when nothing was in use. It may call any tpoll function
- * a callback may.
+ * fd, right after they stopped (right after the callback they ran
+ * returned, at the end of their tpoll_wait, or in tpoll_thread_stop), or
+ * inside tpoll_fd_delete_async itself, on the calling thread, when
+ * nothing was in use. "Using" includes a thread that was only dropping a
+ * stale event of the number: the release may run on a thread outside the
+ * fd's mask. It may call any tpoll function a callback may, and is one
+ * (tpoll_fd_delete_wait refuses there, on any thread).
  */
 typedef void (*tpoll_release_cb)(struct tpoll *tp, int fd, void *owner);
 
 /*
  * tpoll_fd_delete, then release(tp, fd, owner) exactly once when the
  * second phase is over (possibly before this returns). Never waits.
- * Deleting fd from its own callback, the release runs after that callback
- * (and the rest of its thread's batch) returned. -EBADF, -ENOENT,
- * -EINVAL (NULL release), -ENOMEM: nothing changed.
+ * Deleting fd from its own callback, the release runs right after that
+ * callback returns, before the next callback of the thread's batch.
+ * -EINVAL (NULL tp), -EBADF, -ENOENT, -EINVAL (NULL release), -ENOMEM:
+ * nothing changed.
  */
 TPOLL_API int tpoll_fd_delete_async(struct tpoll *tp, int fd,
                                     tpoll_release_cb release);

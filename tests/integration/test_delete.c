@@ -603,6 +603,116 @@ static void test_closed_without_delete_number_reused(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * A delete with a release from the fd's own callback: the release runs
+ * right after that callback returns, before the next callback of the
+ * same batch (the program may free what the next one would otherwise
+ * find half torn down only once it has run).
+ */
+struct batch_ctx {
+    int fd[2];
+    int calls;
+    int first;        /* the fd the first callback deleted */
+    int released;     /* the release ran */
+    int second_after; /* the second callback found the release done */
+};
+
+static struct batch_ctx *batch_cur;
+
+static void batch_release(struct tpoll *tp, int fd, void *owner)
+{
+    (void)tp, (void)fd, (void)owner;
+    batch_cur->released = 1;
+}
+
+static void batch_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct batch_ctx *c = owner;
+
+    (void)events;
+    tu_drain(fd);
+    if (c->calls++ == 0) {
+        c->first = fd == c->fd[0] ? 0 : 1;
+        assert_int_equal(tpoll_fd_delete_async(tp, fd, batch_release), 0);
+        assert_int_equal(c->released, 0);
+    } else {
+        c->second_after = c->released;
+    }
+}
+
+static void test_release_before_next_callback_of_batch(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct batch_ctx c = {.first = -1};
+    int a[2], b[2], i;
+
+    (void)state;
+    batch_cur = &c;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(a);
+    tu_socketpair(b);
+    c.fd[0] = a[0];
+    c.fd[1] = b[0];
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(tpoll_fd_insert(tp, c.fd[i], batch_cb, &c, 1), 0);
+        assert_int_equal(tpoll_want_recv(tp, c.fd[i]), 0);
+    }
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    tu_write_byte(a[1]);
+    tu_write_byte(b[1]);
+    assert_int_equal(tpoll_wait(tp, TU_DEADLINE_MS), 2);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.released, 1);
+    assert_int_equal(c.second_after, 1);
+    assert_int_equal(tpoll_fd_delete(tp, c.fd[1 - c.first]), 0);
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+    tu_destroy(tp);
+}
+
+/*
+ * A release is a callback on any thread: run inside tpoll_fd_delete_async
+ * on a thread bound to nothing, tpoll_fd_delete_wait from it refuses as
+ * it does in any callback (it would wait for callbacks that may wait for
+ * this one), and deletes nothing.
+ */
+struct unbound_ctx {
+    int victim;
+    int wait_rc;
+    int still_inserted;
+};
+
+static struct unbound_ctx *unbound_cur;
+
+static void unbound_release(struct tpoll *tp, int fd, void *owner)
+{
+    (void)fd, (void)owner;
+    unbound_cur->wait_rc = tpoll_fd_delete_wait(tp, unbound_cur->victim);
+    unbound_cur->still_inserted =
+        tpoll_fd_interest(tp, unbound_cur->victim) >= 0;
+}
+
+static void test_release_on_unbound_thread_is_a_callback(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct unbound_ctx c = {.wait_rc = 1};
+    int a[2], b[2];
+
+    (void)state;
+    unbound_cur = &c;
+    tu_socketpair(a);
+    tu_socketpair(b);
+    c.victim = b[0];
+    assert_int_equal(tpoll_fd_insert(tp, a[0], tu_noop_cb, NULL, 1), 0);
+    assert_int_equal(tpoll_fd_insert(tp, b[0], tu_noop_cb, NULL, 1), 0);
+    /* Nothing in use: the release runs inside the call, here. */
+    assert_int_equal(tpoll_fd_delete_async(tp, a[0], unbound_release), 0);
+    assert_int_equal(c.wait_rc, -EDEADLK);
+    assert_true(c.still_inserted);
+    assert_int_equal(tpoll_fd_delete(tp, b[0]), 0);
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +727,8 @@ int main(void)
         cmocka_unit_test(test_reuse_across_threads),
         cmocka_unit_test(test_delete_close_peer_sees_eof),
         cmocka_unit_test(test_closed_without_delete_number_reused),
+        cmocka_unit_test(test_release_before_next_callback_of_batch),
+        cmocka_unit_test(test_release_on_unbound_thread_is_a_callback),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);

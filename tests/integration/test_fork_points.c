@@ -486,6 +486,53 @@ static void test_fork_while_release_pending(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * A release that forks and calls tpoll_after_fork while it runs inside
+ * tpoll_fd_delete_async, outside any wait: no dispatch ends there, and
+ * the child's fresh poller must still be made before its next wait (it
+ * used to sleep in the poller it shares with the parent, and not see its
+ * own ready fd).
+ */
+static pid_t release_child = -1;
+
+static void forking_release(struct tpoll *tp, int fd, void *owner)
+{
+    (void)fd, (void)owner;
+    release_child = tu_fork();
+    if (release_child == 0 && tpoll_after_fork(tp) != 0)
+        _exit(CHILD_AFTER_FORK);
+}
+
+static void test_fork_from_a_release_outside_wait(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    int sv[2];
+
+    (void)state;
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], tu_noop_cb, NULL, 1), 0);
+    assert_int_equal(tpoll_fd_delete_async(tp, sv[0], forking_release), 0);
+    assert_true(release_child >= 0);
+    if (release_child == 0) {
+        /* The child's thread 0 polls a ready fd of its own at once. */
+        struct tu_rec r = {0};
+        int q[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, q) != 0 ||
+            tpoll_fd_insert(tp, q[0], tu_rec_cb, &r, 1) != 0 ||
+            tpoll_want_recv(tp, q[0]) != 0 || write(q[1], "x", 1) != 1)
+            _exit(CHILD_USE);
+        _exit(tpoll_wait(tp, TU_DEADLINE_MS) == 1 && r.calls == 1
+                  ? CHILD_OK
+                  : CHILD_DEADLINE);
+    }
+    reap_ok(release_child);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -504,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_fork_in_callback_keeps_parents_wakeup),
         cmocka_unit_test(test_after_fork_leaves_childs_own_fds),
         cmocka_unit_test(test_fork_while_release_pending),
+        cmocka_unit_test(test_fork_from_a_release_outside_wait),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, setup, NULL);
