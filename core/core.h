@@ -22,6 +22,9 @@
  * reported (the registrations still fail, and are retried at the next
  * interest change). */
 #define TP_ERR_CAP 64
+/* Held fds remembered per thread; past that an event is held back by
+ * polling again (the rare case of many migrations in flight at once). */
+#define TP_HELD_CAP 16
 
 /*
  * Life of a thread id. A fork can find another thread anywhere inside
@@ -79,6 +82,11 @@ struct tp__thread {
     int qcap;     /* capacity of local and inbox */
     int overflow; /* a queue overflowed: the next pass scans update_mask */
     int in_pass;  /* the update pass walks the local queue */
+    /* One-thread fds that migrated here while the thread they left still
+     * ran their callback: not watched until it left (dispatch.c). */
+    int held[TP_HELD_CAP];
+    int nheld;
+    int errs_held; /* errors of held fds waiting in errs, not to spin on */
     struct tp__err *errs; /* registrations that failed, to report */
     int nerrs;
     int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */

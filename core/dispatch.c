@@ -12,13 +12,79 @@ void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen)
 {
     if (!th->fork_pending && (st & TP_ST_INUSE) && TP_GEN(st) == gen)
         tp__mark_self(th, fd);
+    if (TP_UNLIKELY(tp_load(&th->head.owed)))
+        tp__event_left(th, fd);
 }
 
-/* Between two callbacks a thread is out of every callback and out of its
+/*
+ * Between two callbacks a thread is out of every callback and out of its
  * poll: a quiescent point, passed at once so that a waiting delete or
- * migration waits for the callback it named, not the rest of the batch. */
-void tp__event_left(struct tp__thread *th)
+ * migration waits for the callback it named, not the rest of the batch.
+ * If fd left this thread's mask while it ran, the threads it joined may
+ * have stopped watching it meanwhile (tp__event_held): they re-evaluate
+ * it now.
+ */
+void tp__event_left(struct tp__thread *th, int fd)
 {
+    tpoll_mask_t mask = tp_load(&th->head.fds[fd].thread_mask);
+
     tp_store_relaxed(&th->head.owed, 0);
+    if (mask && !(mask & th->bit))
+        tp__mark(th->head.tp, fd, mask);
     tp__pass_quiescent(th);
+}
+
+/* Stop watching fd in this thread's poller for now; what it watches stays
+ * counted right (a backend that refuses keeps it watched). */
+static void unwatch(struct tp__thread *th, int fd)
+{
+    const struct tpoll_backend *be = th->head.tp->be;
+    struct tp__fd *e = &th->head.fds[fd];
+    AO_t st = tp__fd_lock(e);
+    unsigned have = tp__polled_for(e, th->bit);
+
+    if (have && (be->caps & TP_CAP_SCAN)) {
+        tp__fd_set_polled(e, th->bit, have, 0);
+        tp_store(&th->scan_dirty, 1);
+    } else if (have && be->set(th, fd, TP_GEN(st), have, 0) == 0) {
+        /* Counted first: a batch's refused removal restores it. */
+        tp__fd_set_polled(e, th->bit, have, 0);
+        if (be->flush != NULL)
+            be->flush(th);
+    }
+    tp__fd_unlock(e);
+}
+
+/*
+ * The thread the fd left still runs its callback. Waiting for it by
+ * polling again would spin (a ready fd makes every poll return at once),
+ * so this thread remembers the fd as held, stops watching it, and asks
+ * each thread still inside to re-mark it when it leaves (the owed hint,
+ * tp__event_left); the update pass watches a held fd again once no other
+ * thread runs it. The hint is set (a full barrier) before running_mask
+ * is read again; a leaving thread clears its running bit (a full
+ * barrier) before it reads its hint: either it re-marks the fd, or this
+ * sees it gone and queues the fd itself.
+ */
+void tp__event_held(struct tp__thread *th, int fd)
+{
+    struct tp__fd *e = &th->head.fds[fd];
+    struct tp__thread *threads = th->head.tp->threads;
+    tpoll_mask_t others, m;
+    int i;
+
+    for (i = 0; i < th->nheld && th->held[i] != fd; i++)
+        ;
+    if (th->fork_pending || (i == th->nheld && i == TP_HELD_CAP))
+        return;
+    th->held[i] = fd;
+    th->nheld += i == th->nheld;
+    others = tp_load(&e->running_mask) & ~th->bit;
+    for (m = others; m; m &= m - 1)
+        tp_or(&threads[tp__ctz(m)].head.owed, 1);
+    unwatch(th, fd);
+    if (!(tp_load(&e->running_mask) & others))
+        tp__mark_self(th, fd);
+    if (TP_UNLIKELY(tp_load(&th->head.owed)))
+        tp__event_left(th, fd);
 }

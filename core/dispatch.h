@@ -9,7 +9,11 @@ struct tp__thread;
 
 /* An event that must not reach the callback (stale or foreign). */
 void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
-/* Out of a callback, with a delete or migration waiting for that. */
-void tp__event_left(struct tp__thread *th);
+/* An event of a one-thread fd held back while the thread it migrated from
+ * still runs its callback. */
+void tp__event_held(struct tp__thread *th, int fd);
+/* Out of fd's callback (or its event), with something waiting for that:
+ * a delete or migration, or a thread that held an event back. */
+void tp__event_left(struct tp__thread *th, int fd);
 
 #endif

@@ -66,12 +66,14 @@ static inline int tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
         return 0;
     }
     /* Just migrated here while the old thread is still inside the
-     * callback: a one-thread fd's callback never overlaps itself, so leave
-     * the event to the next poll (the fd stays ready; one-shot backends
-     * have already queued the re-arm). */
+     * callback: a one-thread fd's callback never overlaps itself. The
+     * event waits, and the thread stops watching the fd until the old
+     * one has left (dispatch.c): a ready fd would make every poll return
+     * at once meanwhile. */
     if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != bit) &&
         !(mask & (mask - 1))) {
         tp_and(&e->running_mask, ~bit);
+        tp__event_held(th, fd);
         return 1;
     }
     events = ev & (unsigned)st & TP_EV_BOTH;
@@ -83,8 +85,8 @@ static inline int tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
         h->dispatched++;
     }
     tp_and(&e->running_mask, ~bit);
-    if (TP_UNLIKELY(tp_load_relaxed(&h->owed)))
-        tp__event_left(th);
+    if (TP_UNLIKELY(tp_load(&h->owed)))
+        tp__event_left(th, fd);
     return 0;
 }
 

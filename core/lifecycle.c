@@ -82,6 +82,7 @@ static void go_live(struct tp__thread *th)
 {
     tp_store(&th->wword, 0);
     tp_store(&th->head.owed, 0);
+    th->nheld = th->errs_held = 0;
     tp_store(&th->scan_dirty, 1);
     /* After fork the id may come from a thread that vanished inside its
      * dispatch: nothing of that dispatch belongs to the new binding. */

@@ -28,6 +28,25 @@ static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
                : 0;
 }
 
+/* fd is held (tp__event_held) while it is a one-thread fd of this thread
+ * that another thread still runs; once not, it is forgotten as held. */
+static TP_NOINLINE int still_held(struct tp__thread *th, int fd,
+                                  const struct tp__fd *e)
+{
+    int i;
+
+    for (i = 0; i < th->nheld; i++) {
+        if (th->held[i] != fd)
+            continue;
+        if (tp_load(&e->thread_mask) == th->bit &&
+            (tp_load(&e->running_mask) & ~th->bit))
+            return 1;
+        th->held[i] = th->held[--th->nheld];
+        return 0;
+    }
+    return 0;
+}
+
 /* Decide from (thread in mask, interest, registered) and act; runs with
  * fd locked. Returns 1 when the backend was asked to change something. */
 static int update_fd(struct tp__thread *th, int fd)
@@ -38,6 +57,8 @@ static int update_fd(struct tp__thread *th, int fd)
     unsigned have = tp__polled_for(e, th->bit);
     int err;
 
+    if (TP_UNLIKELY(th->nheld) && want && still_held(th, fd, e))
+        want = 0;
     if (want == have)
         return 0;
     /* Scan backends read the polled bits themselves: flag them changed. */
@@ -179,10 +200,12 @@ void tp__dispatch_errors(struct tp__thread *th)
         struct tp__err err = th->errs[i];
 
         /* Held back while the callback runs on the thread the fd just
-         * left: nothing would report the error again, so it stays until
-         * it can be delivered (the wait does not block meanwhile). Kept
-         * entries go where already delivered ones were. */
+         * left: nothing would report the error again, so it stays, and
+         * is tried again when that thread's leaving re-marks the fd
+         * (the wait may block meanwhile). Kept entries go where already
+         * delivered ones were. */
         if (tp__event(th, err.fd, err.gen, TP_EV_ERR))
             th->errs[th->nerrs++] = err;
     }
+    th->errs_held = th->nerrs;
 }

@@ -94,9 +94,10 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     if ((th->nlocal | th->overflow) || tp_load(&th->ninbox))
         tp__apply_updates(th);
     /* A notification (queued work, a wake, a quiescent point asked for)
-     * or an error still to report: poll without blocking. */
+     * or an error to report that is not held back: poll without
+     * blocking. */
     if (slept) {
-        if (!tp__wake_sleep_begin(&th->wword) || th->nerrs)
+        if (!tp__wake_sleep_begin(&th->wword) || th->nerrs > th->errs_held)
             timeout_ms = 0;
         else
             TP_HOOK(TP_HOOK_BEFORE_POLL, th->tid);

@@ -423,6 +423,62 @@ static void test_migrated_registration_error_is_not_dropped(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * A one-thread fd migrated while the thread it left is still inside its
+ * callback: the new thread holds its event back (the callback never
+ * overlaps itself). It must not spin meanwhile (the fd stays ready, and a
+ * poll watching it returns at once), and must get the event once the old
+ * callback returned.
+ */
+static void test_held_event_does_not_spin(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct per_thread p = {0};
+    struct tu_trap *checked;
+    struct migrator m;
+    struct tu_loop l0, l1;
+    unsigned long loops;
+    uint64_t end;
+    int sv[2];
+
+    (void)state;
+    tu_socketpair(sv);
+    tu_loop_start(&l0, tp, 0);
+    tu_loop_start(&l1, tp, 1);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], per_thread_cb, &p, 1), 0);
+    checked = tu_trap_arm(TP_HOOK_DISPATCH_CHECKED, sv[0]);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    assert_true(tu_trap_wait(checked));
+    /* Thread 0 is inside the callback (parked); move the fd to thread 1,
+     * which finds it ready and must hold the event back without looping.
+     * The migration itself waits for thread 0: in a thread of its own. */
+    m.tp = tp;
+    m.fd = sv[0];
+    loops = atomic_load(&l1.loops);
+    assert_int_equal(pthread_create(&m.thread, NULL, migrate_to_1, &m), 0);
+    /* Thread 1 took the fd over and met the held event. */
+    assert_true(tu_wait_atomic(&l1.loops, loops + 2));
+    assert_true(loops_in(&l1, 100) <= 3);
+    tu_trap_release(checked);
+    assert_int_equal(pthread_join(m.thread, NULL), 0);
+    assert_int_equal(m.result, 0);
+    /* Thread 0's callback drained nothing: the byte is still there for
+     * thread 1, once thread 0 left. */
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&p.calls[1]) == 0 && tu_now_ms() < end)
+        sched_yield();
+    assert_int_equal(atomic_load(&p.calls[0]), 1);
+    assert_true(atomic_load(&p.calls[1]) >= 1);
+    assert_true(atomic_load(&p.events[1]) & TPOLL_RECV);
+    tu_loop_stop(&l0);
+    tu_loop_stop(&l1);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -438,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_stop_against_delete),
         cmocka_unit_test(test_no_callback_starts_on_a_removed_thread),
         cmocka_unit_test(test_migrated_registration_error_is_not_dropped),
+        cmocka_unit_test(test_held_event_does_not_spin),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, setup, NULL);
