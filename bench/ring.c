@@ -16,6 +16,7 @@
  * invariant fails: reads == A + W, writes == W, every pair drained.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,13 +186,36 @@ static const struct ring_impl *find_impl(const char *name)
     return NULL;
 }
 
+/* Makes the process multi-threaded, as a program using a threaded poller
+ * is: the C library then takes its heavier path in every system call
+ * (cancellation points). The thread only sleeps. */
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void become_multithreaded(void)
+{
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, idle_thread, NULL) != 0 ||
+        pthread_detach(t) != 0)
+        die("pthread_create");
+}
+
 static void usage(void)
 {
     const struct ring_impl *all[MAX_IMPLS];
     int n = list_impls(all), i;
 
     fprintf(stderr, "usage: bench_ring [-i impl,impl,...|all] [-p pairs] "
-                    "[-a active] [-w writes] [-r rounds]\nimplementations:");
+                    "[-a active] [-w writes] [-r rounds] [-m]\n"
+                    "  -m: a multi-threaded process (one idle thread more),\n"
+                    "      where libc's system-call wrappers cost more\n"
+                    "implementations:");
     for (i = 0; i < n; i++)
         fprintf(stderr, " %s", all[i]->name);
     fprintf(stderr, "\n");
@@ -207,8 +231,9 @@ int main(int argc, char **argv)
     int skipped[MAX_IMPLS] = {0};
     char *list = NULL, *tok, *save;
 
-    while ((opt = getopt(argc, argv, "i:p:a:w:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "i:p:a:w:r:m")) != -1) {
         switch (opt) {
+        case 'm': become_multithreaded(); break;
         case 'i': list = optarg; break;
         case 'p': r.npairs = atoi(optarg); break;
         case 'a': r.active = atoi(optarg); break;

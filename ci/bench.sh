@@ -15,7 +15,8 @@ set -eu
 if [ "${1:-}" = --callgrind ]; then
     ir() {
         valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            "$B/bench_ring" -i "$1" -p "$2" -a "$3" -w "$4" -r 1 2>&1 \
+            "$B/bench_ring" ${CG_MT:+-m} -i "$1" -p "$2" -a "$3" -w "$4" \
+            -r 1 2>&1 \
             >/dev/null | awk '/Collected/ {print $4}'
     }
     x=$(ir "$2" "$3" "$4" "$5")
