@@ -6,6 +6,7 @@
 
 #include "binding.h"
 #include "hooks.h"
+#include "lifecycle.h"
 #include "queue.h"
 #include "release.h"
 #include "wake.h"
@@ -218,6 +219,18 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
     return others(tp, u.running) != 0;
 }
 
+/* A release run inside this call (nothing was in use) forked and called
+ * tpoll_after_fork: no dispatch ends here to give the child its fresh
+ * poller, so it is made now (an error leaves the thread unbound, as after
+ * a failed tpoll_after_fork). */
+static void finish_fork_here(struct tpoll *tp)
+{
+    struct tp__thread *self = tp__self(tp);
+
+    if (self != NULL && self->fork_pending && !self->in_dispatch)
+        tp__thread_finish_fork(self);
+}
+
 int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
 {
     struct tp__rel *r;
@@ -242,6 +255,7 @@ int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
     r->running = u.running;
     r->holders = u.holders;
     tp__rel_submit(tp, r);
+    finish_fork_here(tp);
     return 0;
 }
 

@@ -121,7 +121,14 @@ void tp__thread_close(struct tp__thread *th)
     tp_and(&th->wword, ~(AO_t)TP_W_OWED);
     tp__quiesce(th);
     clear_thread_bits(th);
-    tp->be->thread_term(th);
+    /* A release just run forked, and this is the child: the poller is
+     * the parent's (a kqueue number may name another file here). */
+    if (th->fork_pending) {
+        th->fork_pending = 0;
+        tp->be->thread_forget(th);
+    } else {
+        tp->be->thread_term(th);
+    }
     tp__thread_free_queues(th);
 }
 

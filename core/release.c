@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Records of deletes and migrations waiting for threads (release.h). */
 #include "binding.h"
-#include "lifecycle.h"
 #include "queue.h"
 #include "release.h"
 #include "wake.h"
@@ -49,14 +48,8 @@ static void run_release(struct tpoll *tp, struct tp__rel *r)
     tp__release_enter();
     r->release(tp, r->fd, r->owner);
     tp__release_leave();
-    if (self == NULL)
-        return;
-    self->in_dispatch = was;
-    /* A release that forked and called tpoll_after_fork outside any
-     * dispatch (inside tpoll_fd_delete_async, or a stop): no dispatch end
-     * will give the child its fresh poller, so it is made here. */
-    if (!was && self->fork_pending)
-        tp__thread_finish_fork(self);
+    if (self != NULL)
+        self->in_dispatch = was;
 }
 
 static void finish(struct tpoll *tp, struct tp__rel *r)
