@@ -58,9 +58,32 @@ struct tp__thread {
     /* First: the part that backends and the per-event path read. */
     struct tp__thread_head head;
 
-    /* Written by other threads, on a line of its own (the head is read on
-     * every event, and its counter written). The wake word: TP_W_* bits
-     * of the sleep/wake handshake (wake.h). */
+    /* Owned by the bound thread. */
+    tpoll_mask_t bit;
+    tp_atomic_t life;     /* TP_LIFE_*: what a forked child may trust */
+    int *local;           /* fds queued by this thread, at most one per fd */
+    struct tp__err *errs; /* registrations that failed, to report */
+    struct tp__counters ctr;
+    int tid;
+    int nlocal;
+    int qcap;         /* capacity of local and inbox */
+    int overflow;     /* a queue overflowed: the next pass scans update_mask */
+    int in_pass;      /* the update pass walks the local queue */
+    int nerrs;
+    int errs_held;    /* errors of held fds waiting in errs, not to spin on */
+    int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
+    int fork_pending; /* after_fork ran in a callback of this dispatch: the
+                       * rest of the batch is the parent's; the poller is
+                       * renewed when the dispatch ends */
+    int nheld;
+    /* One-thread fds that migrated here while the thread they left still
+     * ran their callback: not watched until it left (dispatch.c). */
+    int held[TP_HELD_CAP];
+
+    /* Written by other threads, from a cache line of its own on, so that
+     * their writes never take the owner's lines away (the array of threads
+     * is line-aligned, and so is each thread's size). The wake word:
+     * TP_W_* bits of the sleep/wake handshake (wake.h). */
     _Alignas(TP_CACHE_LINE) tp_atomic_t wword;
     /* Scan backends: the polled bits changed since the poll set was last
      * built (by this thread's update pass, or another thread's delete). */
@@ -68,32 +91,9 @@ struct tp__thread {
     /* The inbox. */
     tp_atomic_t inbox_lock;
     tp_atomic_t ninbox;
+    int *inbox;         /* fds queued by other threads, at most one per fd */
     int inbox_dead;     /* under inbox_lock: thread not started, drop pushes */
     int inbox_overflow; /* under inbox_lock: a push found the inbox full */
-    int *inbox;         /* fds queued by other threads, at most one per fd */
-
-    /* Owned by the bound thread, from the next cache line on (the array
-     * is line-aligned, so neighbouring threads share no line either). */
-    _Alignas(TP_CACHE_LINE) int tid;
-    tpoll_mask_t bit;
-    tp_atomic_t life; /* TP_LIFE_*: what a forked child may trust */
-    int *local;       /* fds queued by this thread, at most one per fd */
-    int nlocal;
-    int qcap;     /* capacity of local and inbox */
-    int overflow; /* a queue overflowed: the next pass scans update_mask */
-    int in_pass;  /* the update pass walks the local queue */
-    /* One-thread fds that migrated here while the thread they left still
-     * ran their callback: not watched until it left (dispatch.c). */
-    int held[TP_HELD_CAP];
-    int nheld;
-    int errs_held; /* errors of held fds waiting in errs, not to spin on */
-    struct tp__err *errs; /* registrations that failed, to report */
-    int nerrs;
-    int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
-    int fork_pending; /* after_fork ran in a callback of this dispatch: the
-                       * rest of the batch is the parent's; the poller is
-                       * renewed when the dispatch ends */
-    struct tp__counters ctr;
 };
 
 struct tpoll {

@@ -210,7 +210,7 @@ static void wake_holders(struct tpoll *tp, tpoll_mask_t holders)
 
 int tpoll_fd_delete(struct tpoll *tp, int fd)
 {
-    struct in_use u;
+    struct in_use u = {0};
     int err = delete_locked(tp, fd, &u);
 
     if (err)
@@ -234,7 +234,7 @@ static void finish_fork_here(struct tpoll *tp)
 int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
 {
     struct tp__rel *r;
-    struct in_use u;
+    struct in_use u = {0};
     int err = 0;
 
     if (fd_entry(tp, fd, &err) == NULL)
@@ -261,7 +261,7 @@ int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
 
 int tpoll_fd_delete_wait(struct tpoll *tp, int fd)
 {
-    struct in_use u;
+    struct in_use u = {0};
     int err;
 
     if (tp != NULL && tp__in_callback())
