@@ -26,8 +26,10 @@ static struct tp__fd *fd_entry(const struct tpoll *tp, int fd, int *err)
         *err = -EINVAL;
         return NULL;
     }
+    /* A valid number beyond the table has its own error, whose remedy
+     * (a larger max_fds) differs from that of a negative or closed fd. */
     if (fd < 0 || fd >= tp->max_fds) {
-        *err = -EBADF;
+        *err = fd < 0 ? -EBADF : -EMFILE;
         return NULL;
     }
     return &tp->fds[fd];

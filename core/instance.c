@@ -28,8 +28,12 @@ static int resolve_max_fds(int asked, int *out)
         return -EINVAL;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return -errno;
+    /* The hard limit, not the soft one: a server that raises its soft
+     * limit after creating the instance must still be able to insert
+     * every fd it can open. Untouched pages of the calloc'ed table stay
+     * unmapped, so the larger table costs address space, not memory. */
     if (asked == 0) {
-        rlim_t n = rl.rlim_cur;
+        rlim_t n = rl.rlim_max;
 
         if (n == RLIM_INFINITY || n > TPOLL_DEFAULT_MAX_FDS_CAP)
             n = TPOLL_DEFAULT_MAX_FDS_CAP;

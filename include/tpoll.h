@@ -67,9 +67,11 @@ typedef void (*tpoll_cb)(struct tpoll *tp, int fd, unsigned events,
 
 /* Options for tpoll_create(); initialise with tpoll_options_init(). */
 struct tpoll_options {
-    /* Size of the fd table: fds 0..max_fds-1 may be inserted. 0 means the
-     * soft RLIMIT_NOFILE, capped at TPOLL_DEFAULT_MAX_FDS_CAP. Must not
-     * exceed the hard RLIMIT_NOFILE. */
+    /* Size of the fd table: fds 0..max_fds-1 may be inserted (a larger
+     * one is -EMFILE). 0 means the hard RLIMIT_NOFILE, capped at
+     * TPOLL_DEFAULT_MAX_FDS_CAP, so that raising the soft limit after
+     * tpoll_create is covered; untouched slots cost address space, not
+     * memory. Must not exceed the hard RLIMIT_NOFILE. */
     int max_fds;
     /* Number of thread ids, 1..TPOLL_MAX_THREADS. 0 means 1. */
     int threads;
@@ -140,10 +142,11 @@ TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
 
 /* Inserts fd with no interest yet. thread_mask must be non-empty and only
  * name thread ids below the instance's thread count. Callable from any
- * thread. -EBADF fd out of range or not open, -EEXIST already inserted,
- * -EINVAL bad mask or NULL cb, -EPERM an fd kind no backend can poll
- * (regular file, directory), -ERANGE the backend cannot take this fd number
- * (select: fd >= FD_SETSIZE). */
+ * thread. -EBADF fd negative or not open, -EMFILE fd >= max_fds (create
+ * the instance with a larger max_fds), -EEXIST already inserted, -EINVAL
+ * bad mask or NULL cb, -EPERM an fd kind no backend can poll (regular
+ * file, directory), -ERANGE the backend cannot take this fd number
+ * whatever max_fds (select: fd >= FD_SETSIZE; use another backend). */
 TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
                               void *owner, tpoll_mask_t thread_mask);
 
@@ -180,8 +183,8 @@ TPOLL_API int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb,
  * when one may still be; from inside fd's own callback, that callback
  * does not count. "May": a thread that is only dropping a stale event of
  * the same number (of an earlier user, or of this one just deleted) is
- * counted too, so 1 can come where no callback runs. -EBADF, -ENOENT
- * (nothing changed).
+ * counted too, so 1 can come where no callback runs. -EBADF, -EMFILE,
+ * -ENOENT (nothing changed).
  */
 TPOLL_API int tpoll_fd_delete(struct tpoll *tp, int fd);
 
@@ -205,8 +208,8 @@ typedef void (*tpoll_release_cb)(struct tpoll *tp, int fd, void *owner);
  * second phase is over (possibly before this returns). Never waits.
  * Deleting fd from its own callback, the release runs right after that
  * callback returns, before the next callback of the thread's batch.
- * -EINVAL (NULL tp), -EBADF, -ENOENT, -EINVAL (NULL release), -ENOMEM:
- * nothing changed.
+ * -EINVAL (NULL tp), -EBADF, -EMFILE, -ENOENT, -EINVAL (NULL release),
+ * -ENOMEM: nothing changed.
  */
 TPOLL_API int tpoll_fd_delete_async(struct tpoll *tp, int fd,
                                     tpoll_release_cb release);
@@ -220,7 +223,7 @@ TPOLL_API int tpoll_fd_delete_async(struct tpoll *tp, int fd,
  * while holding a lock that such a callback takes. From inside any
  * callback (of any instance) it does not delete and returns -EDEADLK:
  * two callbacks waiting for each other would never return; use
- * tpoll_fd_delete_async there. -EBADF, -ENOENT (nothing changed).
+ * tpoll_fd_delete_async there. -EBADF, -EMFILE, -ENOENT (nothing changed).
  */
 TPOLL_API int tpoll_fd_delete_wait(struct tpoll *tp, int fd);
 
@@ -234,18 +237,20 @@ TPOLL_API int tpoll_fd_delete_wait(struct tpoll *tp, int fd);
  * callback, it does not wait (two callbacks migrating each other's fds
  * would never return) and returns 1 if such a callback may still be
  * running; from fd's own callback, that callback does not count.
- * -EBADF, -ENOENT, -EINVAL bad mask (nothing changed).
+ * -EBADF, -EMFILE, -ENOENT, -EINVAL bad mask (nothing changed).
  */
 TPOLL_API int tpoll_fd_set_threads(struct tpoll *tp, int fd,
                                    tpoll_mask_t thread_mask);
 
-/* Level-triggered interest changes; idempotent. -EBADF, -ENOENT. */
+/* Level-triggered interest changes; idempotent. -EBADF (fd < 0), -EMFILE
+ * (fd >= max_fds), -ENOENT. */
 TPOLL_API int tpoll_want_recv(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_stop_recv(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_want_send(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_stop_send(struct tpoll *tp, int fd);
 
-/* Current interest (TPOLL_RECV|TPOLL_SEND bits) of fd, or -EBADF/-ENOENT. */
+/* Current interest (TPOLL_RECV|TPOLL_SEND bits) of fd, or
+ * -EBADF/-EMFILE/-ENOENT. */
 TPOLL_API int tpoll_fd_interest(const struct tpoll *tp, int fd);
 
 /* In a child after fork(): the calling thread keeps its thread id (if it

@@ -473,12 +473,13 @@ static void op_bad_fd(void)
 {
     static const int fixed[] = {-1, INT_MIN, MAX_FDS, INT_MAX};
     unsigned kind = next() % 6, api = next() % 6;
-    int fd, range_ok = 1, insert_err;
+    int fd, insert_err, range_err = -ENOENT;
 
     if (kind < 4) {
         fd = fixed[kind];
-        range_ok = 0;
-        insert_err = -EBADF;
+        /* Negative: no fd at all; beyond the table: max_fds too small. */
+        range_err = fd < 0 ? -EBADF : -EMFILE;
+        insert_err = range_err;
     } else if (kind == 4) {
         fd = MAX_FDS - 1;
         if (fcntl(fd, F_GETFD) >= 0)
@@ -495,20 +496,19 @@ static void op_bad_fd(void)
         EXPECT_RET(tpoll_fd_insert(z.tp, fd, on_event, NULL, 1), insert_err);
         break;
     case 1:
-        EXPECT_RET(tpoll_fd_delete(z.tp, fd), range_ok ? -ENOENT : -EBADF);
+        EXPECT_RET(tpoll_fd_delete(z.tp, fd), range_err);
         break;
     case 2:
-        EXPECT_RET(tpoll_want_recv(z.tp, fd), range_ok ? -ENOENT : -EBADF);
+        EXPECT_RET(tpoll_want_recv(z.tp, fd), range_err);
         break;
     case 3:
-        EXPECT_RET(tpoll_stop_send(z.tp, fd), range_ok ? -ENOENT : -EBADF);
+        EXPECT_RET(tpoll_stop_send(z.tp, fd), range_err);
         break;
     case 4:
-        EXPECT_RET(tpoll_fd_set_threads(z.tp, fd, 1),
-                   range_ok ? -ENOENT : -EBADF);
+        EXPECT_RET(tpoll_fd_set_threads(z.tp, fd, 1), range_err);
         break;
     default:
-        EXPECT_RET(tpoll_fd_interest(z.tp, fd), range_ok ? -ENOENT : -EBADF);
+        EXPECT_RET(tpoll_fd_interest(z.tp, fd), range_err);
         break;
     }
 }
