@@ -4,7 +4,9 @@
  * load, to see tpoll work end to end.
  *
  *   tpoll_echo [--backend NAME] [--threads N] [--clients N] [--conns N]
- *              [--seconds S] [--size BYTES]
+ *              [--seconds S] [--size BYTES] [--max-fds N]
+ *
+ * (--help lists the defaults.)
  *
  * Server threads (ids 0..threads-1) share the listening socket; whichever
  * accepts a connection owns it (its mask names only that thread). Client
@@ -60,9 +62,15 @@ struct worker {
 
 static struct demo demo;
 
+/* err: a tpoll function's negative return, printed with its number as
+ * the program got it, or a positive errno of the C library. */
 static void fail(const char *what, int err)
 {
-    fprintf(stderr, "tpoll_echo: %s: %s\n", what, strerror(err < 0 ? -err : err));
+    if (err < 0)
+        fprintf(stderr, "tpoll_echo: %s: %s (tpoll returned %d)\n", what,
+                strerror(-err), err);
+    else
+        fprintf(stderr, "tpoll_echo: %s: %s\n", what, strerror(err));
     exit(1);
 }
 
@@ -172,8 +180,11 @@ static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 
 static struct conn *new_conn(int fd, int is_client)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c;
 
+    if (fd >= demo.max_fds)
+        fail("connection beyond the demo's table", EMFILE);
+    c = calloc(1, sizeof(*c));
     if (c == NULL)
         fail("calloc", ENOMEM);
     c->fd = fd;
@@ -186,7 +197,7 @@ static struct conn *new_conn(int fd, int is_client)
 static void listen_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     int tid = tpoll_thread_id(tp);
-    int one = 1, s;
+    int one = 1, s, err;
 
     (void)events, (void)owner;
     while ((s = accept(fd, NULL, NULL)) >= 0) {
@@ -194,9 +205,11 @@ static void listen_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c = new_conn(s, 0);
-        if (tpoll_fd_insert(tp, s, conn_cb, c, TPOLL_THREAD(tid)) != 0 ||
-            tpoll_want_recv(tp, s) != 0)
-            fail("insert accepted connection", EINVAL);
+        err = tpoll_fd_insert(tp, s, conn_cb, c, TPOLL_THREAD(tid));
+        if (err == 0)
+            err = tpoll_want_recv(tp, s);
+        if (err)
+            fail("insert accepted connection", err);
         atomic_fetch_add(&demo.accepted, 1);
     }
 }
@@ -277,11 +290,28 @@ static int setup_listener(void)
     return s;
 }
 
-static void usage(void)
+/* --help to stdout (exit 0), a bad command line to stderr (exit 2). */
+static void usage(int status)
 {
-    fprintf(stderr, "usage: tpoll_echo [--backend NAME] [--threads N] "
-                    "[--clients N] [--conns N] [--seconds S] [--size BYTES]\n");
-    exit(2);
+    FILE *out = status == 0 ? stdout : stderr;
+
+    fprintf(out,
+            "usage: tpoll_echo [OPTION VALUE]...\n"
+            "An echo server and its clients on loopback, for S seconds.\n"
+            "  --backend NAME  epoll, kqueue, port, poll or select\n"
+            "                  (default: $TPOLL_BACKEND, else %s)\n"
+            "  --threads N     server threads (default: 2)\n"
+            "  --clients N     client threads (default: 1)\n"
+            "  --conns N       connections, spread over the clients "
+            "(default: 64)\n"
+            "  --seconds S     how long the clients run (default: 3)\n"
+            "  --size BYTES    message size, 1..%d (default: 64)\n"
+            "  --max-fds N     tpoll's fd table size (default: 0, the hard "
+            "RLIMIT_NOFILE)\n"
+            "  --help          this text\n"
+            "threads + clients: at most %d.\n",
+            tpoll_default_backend(), MAX_MSG, TPOLL_MAX_THREADS);
+    exit(status);
 }
 
 static void parse_args(int argc, char **argv, struct tpoll_options *o)
@@ -296,8 +326,10 @@ static void parse_args(int argc, char **argv, struct tpoll_options *o)
     for (i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            usage(0);
         if (v == NULL)
-            usage();
+            usage(2);
         if (strcmp(argv[i], "--backend") == 0)
             o->backend = v;
         else if (strcmp(argv[i], "--threads") == 0)
@@ -310,13 +342,15 @@ static void parse_args(int argc, char **argv, struct tpoll_options *o)
             demo.seconds = atoi(v);
         else if (strcmp(argv[i], "--size") == 0)
             demo.size = (size_t)atoi(v);
+        else if (strcmp(argv[i], "--max-fds") == 0)
+            o->max_fds = atoi(v);
         else
-            usage();
+            usage(2);
     }
     if (demo.threads < 1 || demo.clients < 1 || demo.conns < 1 ||
         demo.seconds < 1 || demo.size < 1 || demo.size > MAX_MSG ||
         demo.threads + demo.clients > TPOLL_MAX_THREADS)
-        usage();
+        usage(2);
     o->threads = demo.threads + demo.clients;
 }
 

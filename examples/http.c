@@ -6,6 +6,8 @@
  *   tpoll_http [--port P] [--addr A] [--threads N] [--backend NAME]
  *              [--seconds S] [--listener reuseport|shared]
  *
+ * (--help lists the defaults.)
+ *
  * Every request gets "hello\n". Connections stay open (HTTP/1.1 keep-alive,
  * pipelining) unless the client says "Connection: close" or speaks
  * HTTP/1.0. With --listener reuseport (the default) each thread has its own
@@ -81,11 +83,18 @@ struct worker {
     int err;
     struct conn conns; /* list head of this thread's connections */
     unsigned long long requests, accepted;
+    int refused; /* connections tpoll refused (see accept_cb) */
 };
 
+/* err: a tpoll function's negative return, printed with its number as
+ * the program got it, or a positive errno of the C library. */
 static void die(const char *what, int err)
 {
-    fprintf(stderr, "tpoll_http: %s: %s\n", what, strerror(err));
+    if (err < 0)
+        fprintf(stderr, "tpoll_http: %s: %s (tpoll returned %d)\n", what,
+                strerror(-err), err);
+    else
+        fprintf(stderr, "tpoll_http: %s: %s\n", what, strerror(err));
     exit(1);
 }
 
@@ -107,7 +116,7 @@ static void conn_close(struct tpoll *tp, struct conn *c)
     int err = tpoll_fd_delete_async(tp, c->fd, conn_release);
 
     if (err)
-        die("delete connection", -err);
+        die("delete connection", err);
 }
 
 /* Returns 1 once out[] is empty, 0 if the socket is full, -1 on error. */
@@ -247,7 +256,7 @@ static void accept_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
     struct server *s = owner;
     int tid = tpoll_thread_id(tp);
     struct worker *w = &s->workers[tid];
-    int i, one = 1;
+    int i, rc, one = 1;
 
     (void)events;
     for (i = 0; i < ACCEPT_BURST; i++) {
@@ -264,8 +273,17 @@ static void accept_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
         }
         c->fd = cfd;
         c->w = w;
-        if (tpoll_fd_insert(tp, cfd, conn_cb, c, TPOLL_THREAD(tid)) < 0) {
-            close(cfd); /* beyond max_fds: refuse rather than fail */
+        rc = tpoll_fd_insert(tp, cfd, conn_cb, c, TPOLL_THREAD(tid));
+        if (rc < 0) {
+            /* Beyond max_fds (-EMFILE), or select's FD_SETSIZE (-ERANGE):
+             * refuse the connection rather than stop serving, and say
+             * why once per thread. */
+            if (w->refused++ == 0)
+                fprintf(stderr,
+                        "tpoll_http: thread %d refuses connections: "
+                        "%s (tpoll returned %d)\n",
+                        tid, strerror(-rc), rc);
+            close(cfd);
             free(c);
             continue;
         }
@@ -323,12 +341,29 @@ static int open_listener(struct server *s, int reuseport)
     return fd;
 }
 
-static void usage(void)
+/* --help to stdout (exit 0), a bad command line to stderr (exit 2). */
+static void usage(int status)
 {
-    fprintf(stderr, "usage: tpoll_http [--port P] [--addr A] [--threads N] "
-                    "[--backend NAME] [--seconds S] "
-                    "[--listener reuseport|shared]\n");
-    exit(2);
+    FILE *out = status == 0 ? stdout : stderr;
+
+    fprintf(out,
+            "usage: tpoll_http [OPTION VALUE]...\n"
+            "An HTTP/1.1 keep-alive server answering \"hello\" to every "
+            "request.\n"
+            "  --port P        TCP port; 0 picks a free one (default: 0)\n"
+            "  --addr A        IPv4 address to listen on "
+            "(default: 127.0.0.1)\n"
+            "  --threads N     server threads, 1..%d (default: 1)\n"
+            "  --backend NAME  epoll, kqueue, port, poll or select\n"
+            "                  (default: $TPOLL_BACKEND, else %s)\n"
+            "  --seconds S     stop after S seconds; 0: on SIGINT or SIGTERM "
+            "(default: 0)\n"
+            "  --listener KIND reuseport: a SO_REUSEPORT listener per "
+            "thread; shared: one\n"
+            "                  for all threads (default: reuseport)\n"
+            "  --help          this text\n",
+            TPOLL_MAX_THREADS, tpoll_default_backend());
+    exit(status);
 }
 
 static void parse_args(int argc, char **argv, struct server *s,
@@ -339,13 +374,15 @@ static void parse_args(int argc, char **argv, struct server *s,
     for (i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            usage(0);
         if (v == NULL)
-            usage();
+            usage(2);
         if (strcmp(argv[i], "--port") == 0)
             s->addr.sin_port = htons((unsigned short)atoi(v));
         else if (strcmp(argv[i], "--addr") == 0) {
             if (inet_pton(AF_INET, v, &s->addr.sin_addr) != 1)
-                usage();
+                usage(2);
         } else if (strcmp(argv[i], "--threads") == 0)
             o->threads = atoi(v);
         else if (strcmp(argv[i], "--backend") == 0)
@@ -356,12 +393,12 @@ static void parse_args(int argc, char **argv, struct server *s,
             if (strcmp(v, "shared") == 0)
                 s->shared = 1;
             else if (strcmp(v, "reuseport") != 0)
-                usage();
+                usage(2);
         } else
-            usage();
+            usage(2);
     }
     if (o->threads < 1 || o->threads > TPOLL_MAX_THREADS || *seconds < 0)
-        usage();
+        usage(2);
 }
 
 /* Returns when `seconds` have passed (0: never) or SIGINT/SIGTERM came. */
@@ -397,7 +434,7 @@ int main(int argc, char **argv)
 
     rc = tpoll_create(&s.tp, &o);
     if (rc < 0)
-        die("tpoll_create", -rc);
+        die("tpoll_create", rc);
     s.workers = calloc((size_t)s.threads, sizeof(*s.workers));
     if (s.workers == NULL)
         die("calloc", ENOMEM);
@@ -417,7 +454,7 @@ int main(int argc, char **argv)
             mask = ~(tpoll_mask_t)0 >> (TPOLL_MAX_THREADS - s.threads);
         rc = tpoll_fd_insert(s.tp, w->listen_fd, accept_cb, &s, mask);
         if (rc < 0 || (rc = tpoll_want_recv(s.tp, w->listen_fd)) < 0)
-            die("listener", -rc);
+            die("listener", rc);
     }
     printf("tpoll_http: listening on http://%s:%d/ with %d thread(s), "
            "backend %s, %s listener\n",
@@ -444,8 +481,8 @@ int main(int argc, char **argv)
 
         pthread_join(w->thread, NULL);
         if (w->err < 0) {
-            fprintf(stderr, "tpoll_http: thread %d: %s\n", i,
-                    strerror(-w->err));
+            fprintf(stderr, "tpoll_http: thread %d: %s (tpoll returned %d)\n",
+                    i, strerror(-w->err), w->err);
             status = 1;
         }
         requests += w->requests;

@@ -3,6 +3,12 @@ add_executable(tpoll_http ${CMAKE_CURRENT_LIST_DIR}/http.c)
 tpoll_c11(tpoll_http)
 target_compile_definitions(tpoll_http PRIVATE _GNU_SOURCE)
 target_link_libraries(tpoll_http PRIVATE tpoll::tpoll tpoll_warnings tpoll_sanitize Threads::Threads)
+if(TPOLL_BUILD_TESTS)
+  tpoll_add_test(NAME example_http_help KIND example BACKENDS none
+    ENVIRONMENT "EMULATOR=${TPOLL_EMULATOR}"
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_check.sh help $<TARGET_FILE:tpoll_http>
+      --port --addr --threads --backend --seconds --listener)
+endif()
 # Driven by wrk (Debian package wrk; skipped without it): a few seconds of
 # keep-alive load on loopback, every response checked.
 if(TPOLL_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
