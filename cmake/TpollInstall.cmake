@@ -22,7 +22,7 @@ configure_package_config_file(cmake/tpollConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tpollConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/tpollConfigVersion.cmake
-  COMPATIBILITY SameMajorVersion)
+  COMPATIBILITY ${TPOLL_COMPATIBILITY})
 install(FILES ${PROJECT_BINARY_DIR}/tpollConfig.cmake
               ${PROJECT_BINARY_DIR}/tpollConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll)
