@@ -44,6 +44,12 @@ endif()
 if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   set(TPOLL_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+# tpoll.pc links the shared library (or the static one when it is the
+# only one built); tpoll-static.pc names the archive itself, as libuv's
+# libuv-static.pc does, since `pkg-config --static` only adds private
+# dependencies and -ltpoll still finds libtpoll.so first.
 configure_file(cmake/tpoll.pc.in ${PROJECT_BINARY_DIR}/tpoll.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/tpoll.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(cmake/tpoll-static.pc.in ${PROJECT_BINARY_DIR}/tpoll-static.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/tpoll.pc ${PROJECT_BINARY_DIR}/tpoll-static.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 include(TpollMan)
