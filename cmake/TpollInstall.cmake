@@ -1,22 +1,30 @@
 # SPDX-License-Identifier: MIT
-# Installs headers, libraries, tpoll.pc and the CMake package tpoll::tpoll.
+# Installs tpoll in two components, so that a package (or
+# `cmake --install --component`) can split them:
+#   Runtime      the shared library and its SONAME link, LICENSE
+#   Development  headers, the static library, the libtpoll.so link,
+#                pkg-config files, the CMake package, man pages,
+#                LICENSE and CHANGELOG.md
 include(CMakePackageConfigHelpers)
 
-install(FILES include/tpoll.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES include/tpoll.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        COMPONENT Development)
 install(FILES ${PROJECT_BINARY_DIR}/include/tpoll/version.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tpoll)
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tpoll COMPONENT Development)
 
 # The installed package exports one target per library kind; tpoll::tpoll
 # is defined by tpollConfig.cmake as the shared one when installed.
 install(TARGETS ${TPOLL_LIB_TARGETS}
         EXPORT tpollTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+          COMPONENT Runtime NAMELINK_COMPONENT Development
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Development
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT tpollTargets
         NAMESPACE tpoll::
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll
+        COMPONENT Development)
 
 configure_package_config_file(cmake/tpollConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tpollConfig.cmake
@@ -25,7 +33,8 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tpollConfigVersion.cmake
   COMPATIBILITY ${TPOLL_COMPATIBILITY})
 install(FILES ${PROJECT_BINARY_DIR}/tpollConfig.cmake
               ${PROJECT_BINARY_DIR}/tpollConfigVersion.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tpoll
+        COMPONENT Development)
 
 # pkg-config: paths relative to the prefix so that a relocated install works.
 # The prefix itself is found from the .pc file's own place: the configured
@@ -51,5 +60,20 @@ endif()
 configure_file(cmake/tpoll.pc.in ${PROJECT_BINARY_DIR}/tpoll.pc @ONLY)
 configure_file(cmake/tpoll-static.pc.in ${PROJECT_BINARY_DIR}/tpoll-static.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tpoll.pc ${PROJECT_BINARY_DIR}/tpoll-static.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT Development)
+
+# The licence travels with each component, which may be shipped alone.
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT Runtime)
+install(FILES LICENSE CHANGELOG.md DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        COMPONENT Development)
 include(TpollMan)
+
+# `cmake --build <dir> --target uninstall` removes what `cmake --install`
+# of this build tree installed. Top level only: as a subproject the
+# install manifest would list the parent's files too.
+if(TPOLL_TOP_LEVEL)
+  add_custom_target(uninstall
+    COMMAND ${CMAKE_COMMAND} -DBUILD=${PROJECT_BINARY_DIR}
+            -P ${PROJECT_SOURCE_DIR}/cmake/TpollUninstall.cmake
+    COMMENT "Removing what cmake --install of ${PROJECT_BINARY_DIR} installed")
+endif()
