@@ -1,6 +1,14 @@
 # SPDX-License-Identifier: MIT
 # Sourced by the ci/ scripts that install Debian packages (POSIX sh).
-# TPOLL_SUDO: command prefix when not root (set by the caller).
+# They run as root, or as a user with sudo: TPOLL_SUDO is the prefix of
+# each command that changes the system (sudo unless root).
+if [ -z "${TPOLL_SUDO+set}" ] && [ "$(id -u)" -ne 0 ]; then
+    TPOLL_SUDO=sudo
+fi
+
+as_root() {
+    ${TPOLL_SUDO:-} "$@"
+}
 
 apt_get() {
     ${TPOLL_SUDO:-} env DEBIAN_FRONTEND=noninteractive \
@@ -11,6 +19,7 @@ apt_get() {
 # added by ci/cross.sh make it likelier); the lists already fetched are
 # usually enough: retry once, then go on with them.
 apt_update() {
+    echo "apt-get update"
     apt_get update >/dev/null || apt_get update >/dev/null ||
         echo "warning: apt-get update failed, using the package lists at hand" >&2
 }

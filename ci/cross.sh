@@ -3,7 +3,13 @@
 # Cross-builds tpoll with Debian's cross toolchains and runs the test suite
 # under qemu-user, one architecture per invocation:
 #   ci/cross.sh arm64|s390x|i386 [extra ctest arguments]
-# Debian 12, as root (installs packages unless TPOLL_CROSS_NO_INSTALL=1).
+# Debian 12, as root or with sudo (installs packages unless
+# TPOLL_CROSS_NO_INSTALL=1). Meant for a disposable CI machine, yet it
+# leaves apt's configuration as it found it: a foreign architecture it
+# had to add is removed again on exit, even on failure, with the packages
+# of that architecture (TPOLL_CI_KEEP_APT=1 keeps both, to save the
+# download on the next run); the cross toolchains and qemu, ordinary
+# packages of the host, stay installed.
 # BUILD_DIR (default /tmp/tpoll-cross-<arch>) holds the build;
 # TPOLL_CROSS_CMAKE_ARGS adds configure options (CFLAGS is honoured as
 # usual), TPOLL_CROSS_EMULATION=OFF
@@ -29,9 +35,30 @@ start=$(date +%s)
 
 . "$src/ci/apt.sh"
 
+# Runs on every exit once the architecture was added here.
+added_arch=0
+restore_apt() {
+    rc=$?
+    if [ "$added_arch" = 1 ] && [ "${TPOLL_CI_KEEP_APT:-0}" != 1 ]; then
+        foreign=$(dpkg-query -W -f '${binary:Package}\n' | grep ":$arch\$" || true)
+        # dpkg, not apt: exactly these packages go, nothing of the host's;
+        # apt calls libc6:$arch and libgcc-s1:$arch essential and refuses.
+        # shellcheck disable=SC2086
+        { [ -z "$foreign" ] || as_root dpkg --purge --force-remove-protected \
+            --force-remove-essential $foreign >/dev/null 2>&1; } &&
+            as_root dpkg --remove-architecture "$arch" &&
+            echo "cross.sh: removed the $arch architecture it had added, and its packages" ||
+            echo "cross.sh: warning: could not remove the $arch architecture (dpkg --remove-architecture $arch)" >&2
+    fi
+    exit $rc
+}
+trap restore_apt EXIT
+trap 'exit 130' INT TERM
+
 if [ "${TPOLL_CROSS_NO_INSTALL:-0}" != 1 ]; then
     if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
-        dpkg --add-architecture "$arch"
+        as_root dpkg --add-architecture "$arch"
+        added_arch=1
     fi
     apt_update
     apt_get install --no-install-recommends \

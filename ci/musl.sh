@@ -2,14 +2,18 @@
 # SPDX-License-Identifier: MIT
 # Builds the library and the test suite with musl-gcc (Debian musl-tools)
 # and runs the suite: ci/musl.sh [extra ctest arguments]
-# Debian 12, as root (installs packages unless TPOLL_MUSL_NO_INSTALL=1).
+# Installs packages unless TPOLL_MUSL_NO_INSTALL=1.
 #
 # Debian ships no musl build of the test dependencies, and musl-gcc only
 # searches musl's own headers and libraries, so this script:
 #  - points at libatomic_ops' headers alone (tpoll uses only its header-only
 #    primitives) through a private pkg-config file;
 #  - builds cmocka with musl-gcc from Debian's source package (apt-get
-#    source, from a deb-src entry it adds for the configured mirror).
+#    source), once: the build is kept in $BUILD_DIR-deps.
+# Debian 12, as root or with sudo. Meant for a disposable CI machine, yet
+# it leaves apt's configuration as it found it: when there is no deb-src
+# entry, the one it adds for apt-get source is removed again on exit, even
+# on failure (TPOLL_CI_KEEP_APT=1 keeps it).
 # BUILD_DIR (default /tmp/tpoll-musl) holds the build, $BUILD_DIR-deps the
 # dependencies.
 set -eu
@@ -22,9 +26,26 @@ start=$(date +%s)
 
 . "$src/ci/apt.sh"
 
+# Runs on every exit once the deb-src entry was added here.
+added_src=
+restore_apt() {
+    rc=$?
+    if [ -n "$added_src" ] && [ "${TPOLL_CI_KEEP_APT:-0}" != 1 ]; then
+        as_root rm -f "$added_src" &&
+            echo "musl.sh: removed the deb-src entry it had added ($added_src)"
+    fi
+    exit $rc
+}
+trap restore_apt EXIT
+trap 'exit 130' INT TERM
+
+need_cmocka=1
+[ -f "$deps/prefix/lib/pkgconfig/cmocka.pc" ] && need_cmocka=0
 if [ "${TPOLL_MUSL_NO_INSTALL:-0}" != 1 ]; then
-    if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        cat >/etc/apt/sources.list.d/tpoll-deb-src.sources <<SRC
+    if [ "$need_cmocka" = 1 ] &&
+        ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        added_src=/etc/apt/sources.list.d/tpoll-deb-src.sources
+        as_root tee "$added_src" >/dev/null <<SRC
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: bookworm
@@ -38,7 +59,7 @@ SRC
 fi
 command -v musl-gcc >/dev/null || { echo "musl-gcc missing: apt-get install musl-tools" >&2; exit 1; }
 
-if [ ! -f "$deps/prefix/lib/pkgconfig/cmocka.pc" ]; then
+if [ "$need_cmocka" = 1 ]; then
     rm -rf "$deps"
     mkdir -p "$deps/src"
     (cd "$deps/src" && apt-get -o APT::Sandbox::User=root source -q cmocka >/dev/null 2>&1) ||
