@@ -267,7 +267,9 @@ TPOLL_API int tpoll_after_fork(struct tpoll *tp);
 TPOLL_API const char *tpoll_backend_name(const struct tpoll *tp);
 
 /* 0 if `name` is compiled in, -ENOTSUP if it is a known backend that this
- * build lacks, -ENOENT if no backend has that name, -EINVAL if NULL. */
+ * build lacks, -ENOENT if no backend has that name, -EINVAL if NULL.
+ * Beware: 0 means yes; compare with 0 (`if (tpoll_backend_supported(n))`
+ * is true when n is NOT available). */
 TPOLL_API int tpoll_backend_supported(const char *name);
 
 /* Name of the build's default backend. */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the documentation's C snippets take from the program around them:
+ * its connection type and helpers, and the variables an excerpt uses
+ * without declaring. Each snippet is compiled on top of this (see
+ * snippets.cmake); tpoll's own names come from tpoll.h alone.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <tpoll.h>
+
+struct conn {
+    int fd;
+};
+enum { CLOSED = 1, PENDING = 2 };
+
+int handle_input(struct conn *c);
+int flush(struct conn *c);
+int pick_worker(void);
+struct conn *new_conn(int fd);
+void on_conn(struct tpoll *tp, int fd, unsigned events, void *owner);
+void on_release(struct tpoll *tp, int fd, void *owner);
+
+extern struct tpoll *tp;
+extern struct conn *c, *conn;
+extern int fd, tid, my_id;
+extern tpoll_mask_t mask;
+extern volatile int running, stopping, stop;
