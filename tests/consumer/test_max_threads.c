@@ -107,8 +107,12 @@ static void test_all_threads_work(void **state)
     assert_int_equal(atomic_load(&hits[0].count), 1);
     assert_int_equal(atomic_load(&hits[1].count), 1);
 
-    assert_int_equal(tpoll_fd_delete(tp, a[0]), 0);
-    assert_int_equal(tpoll_fd_delete(tp, b[0]), 0);
+    /* A callback may still be returning on its thread (or, for the fd
+     * every thread polls, have been entered by a second thread that found
+     * nothing to read): tpoll_fd_delete would return 1 then, and `hits`
+     * must outlive it. delete_wait waits for it. */
+    assert_int_equal(tpoll_fd_delete_wait(tp, a[0]), 0);
+    assert_int_equal(tpoll_fd_delete_wait(tp, b[0]), 0);
     for (i = 1; i < N; i++)
         tu_loop_stop(&loops[i]);
     assert_int_equal(tpoll_thread_stop(tp), 0);
