@@ -21,9 +21,9 @@ build) pkgs=("${build[@]}") ;;
 # test, clang's sanitizer and libFuzzer runtimes (only recommended by
 # clang, so not pulled in with --no-install-recommends), clang-tidy for
 # analysis, spin for the protocol models (tests/model), man-db for the
-# man page test.
+# man page test, valgrind for the instruction budgets (tests/perf).
 test) pkgs=("${build[@]}" libcmocka-dev g++ clang libclang-rt-14-dev
-            clang-tidy wrk spin man-db) ;;
+            clang-tidy wrk spin man-db valgrind) ;;
 deb) pkgs=("${build[@]}" libcmocka-dev dpkg-dev debhelper lintian) ;;
 *) echo "ci/deps.sh: unknown profile $profile (build, test or deb)" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 # Quick start, part 2, and what CI runs: install what is missing, build
 # with -Werror (gcc, then clang) with every backend the platform has plus
 # the kqueue and event-port emulations, run the whole suite on every
-# backend, then the sanitizer, static-analysis and fuzzing passes.
+# backend, then the sanitizer and static-analysis passes, the kqueue
+# emulation's other kernel flavours (ci/flavours.sh) and fuzzing.
 # Each step's output goes to a log file under the build directory; the
 # terminal gets one line per step as it ends, then a table (step, result,
 # time) and a verdict. A failing step stops the run and prints the end of
@@ -88,6 +89,7 @@ if [ "${TPOLL_CI_QUICK:-0}" != 1 ]; then
     step clang-build configure_build clang "$build/clang"
     step sanitizers "$root/ci/sanitize.sh" "$build/san"
     step clang-tidy "$root/ci/analyze.sh" "$build/analyze"
+    step kqueue-flavours "$root/ci/flavours.sh" "$build/flavours"
     step "fuzz-${TPOLL_FUZZ_SECONDS:-60}s" env TPOLL_FUZZ_SECONDS="${TPOLL_FUZZ_SECONDS:-60}" \
         "$root/ci/fuzz.sh" "$build/fuzz"
 fi
