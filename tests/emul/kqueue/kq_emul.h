@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/event.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -59,9 +58,42 @@ struct kqe_note {
     uint64_t ext[4];
 #endif
     struct kqe_fd *kfd; /* NULL for EVFILT_USER */
-    TAILQ_ENTRY(kqe_note) link;
+    struct kqe_note *qnext, *qprev; /* on the active queue */
 };
-TAILQ_HEAD(kqe_queue, kqe_note);
+
+/* The active queue, a list kept by hand: <sys/queue.h> is a BSD and glibc
+ * header that musl does not have. */
+struct kqe_queue {
+    struct kqe_note *first, *last;
+};
+
+static inline void kqe_queue_init(struct kqe_queue *q)
+{
+    q->first = q->last = NULL;
+}
+
+static inline void kqe_queue_push(struct kqe_queue *q, struct kqe_note *n)
+{
+    n->qnext = NULL;
+    n->qprev = q->last;
+    if (q->last != NULL)
+        q->last->qnext = n;
+    else
+        q->first = n;
+    q->last = n;
+}
+
+static inline void kqe_queue_remove(struct kqe_queue *q, struct kqe_note *n)
+{
+    if (n->qprev != NULL)
+        n->qprev->qnext = n->qnext;
+    else
+        q->first = n->qnext;
+    if (n->qnext != NULL)
+        n->qnext->qprev = n->qprev;
+    else
+        q->last = n->qprev;
+}
 
 /* The two knotes of one descriptor and its epoll registration. */
 struct kqe_fd {

@@ -228,8 +228,8 @@ static int report_queue(struct kqe *kq, struct kevent *out, int room)
     struct kqe_note marker = {.queued = 1}, *n;
     int count = 0;
 
-    TAILQ_INSERT_TAIL(&kq->active, &marker, link);
-    while (count < room && (n = TAILQ_FIRST(&kq->active)) != &marker) {
+    kqe_queue_push(&kq->active, &marker);
+    while (count < room && (n = kq->active.first) != &marker) {
         tp__kqe_dequeue(kq, n);
         count += n->kfd != NULL ? report_fd(kq, n, &out[count])
                                 : report_user(kq, n, &out[count]);

@@ -35,7 +35,7 @@ void tp__kqe_enqueue(struct kqe *kq, struct kqe_note *n)
 {
     if (n->queued)
         return;
-    TAILQ_INSERT_TAIL(&kq->active, n, link);
+    kqe_queue_push(&kq->active, n);
     n->queued = 1;
 }
 
@@ -43,7 +43,7 @@ void tp__kqe_dequeue(struct kqe *kq, struct kqe_note *n)
 {
     if (!n->queued)
         return;
-    TAILQ_REMOVE(&kq->active, n, link);
+    kqe_queue_remove(&kq->active, n);
     n->queued = 0;
 }
 
@@ -163,7 +163,7 @@ void tp__kqe_reset(struct kqe *kq)
         kq->users = u->next;
         free(u);
     }
-    TAILQ_INIT(&kq->active);
+    kqe_queue_init(&kq->active);
     kq->wake_armed = 0;
     kq->next_serial = 0;
 }
@@ -171,7 +171,7 @@ void tp__kqe_reset(struct kqe *kq)
 void tp__kqe_update_wake(struct kqe *kq)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = KQE_WAKE_COOKIE};
-    int want = !TAILQ_EMPTY(&kq->active);
+    int want = kq->active.first != NULL;
 
     if (want == kq->wake_armed)
         return;

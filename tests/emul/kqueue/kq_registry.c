@@ -329,7 +329,7 @@ static struct kqe *new_record(void)
         free(kq);
         return NULL;
     }
-    TAILQ_INIT(&kq->active);
+    kqe_queue_init(&kq->active);
     return kq;
 }
 
