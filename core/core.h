@@ -48,6 +48,7 @@ struct tp__err {
 };
 
 struct tp__rel;
+struct tp__svc;
 
 struct tp__counters {
     tp_counter_t loops, polls, callbacks, ctl_calls, updates, wakeups,
@@ -94,6 +95,11 @@ struct tp__thread {
     int *inbox;         /* fds queued by other threads, at most one per fd */
     int inbox_dead;     /* under inbox_lock: thread not started, drop pushes */
     int inbox_overflow; /* under inbox_lock: a push found the inbox full */
+    /* Loop services (svc.h): the gate of the lock-free wake, written by
+     * wakers and signal handlers, and the services (made with the
+     * instance, read by the owner and by producers). */
+    tp_atomic_t gate;
+    struct tp__svc *svc;
 };
 
 struct tpoll {

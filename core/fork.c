@@ -5,6 +5,7 @@
 #include "binding.h"
 #include "lifecycle.h"
 #include "release.h"
+#include "svc.h"
 
 /*
  * A thread id whose thread vanished with the fork. Its poller and queues
@@ -54,6 +55,7 @@ int tpoll_after_fork(struct tpoll *tp)
     if (tp == NULL)
         return -EINVAL;
     self = tp__self(tp);
+    tp__svc_fork(tp, self);
     tp_store(&tp->started, 0);
     for (i = 0; i < tp->nthreads; i++) {
         struct tp__thread *th = &tp->threads[i];

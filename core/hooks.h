@@ -32,6 +32,10 @@ enum tp__hook_point {
                                     bits not read yet; arg: tid */
     TP_HOOK_MIGRATE_WAIT,        /* set_threads: about to wait for leavers;
                                     arg: fd */
+    TP_HOOK_TIMER_FIRE,          /* a timer left the wheel, its callback
+                                    next; arg: tid */
+    TP_HOOK_STOP_SERVICES,       /* thread_stop: gate closed, calls still
+                                    accepted; arg: tid */
     TP_HOOK_COUNT
 };
 

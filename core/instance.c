@@ -7,6 +7,7 @@
 
 #include "binding.h"
 #include "registry.h"
+#include "svc.h"
 
 #define TP_DEFAULT_BATCH 256
 #define TP_MAX_BATCH 65536
@@ -105,9 +106,14 @@ int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
         tp->threads[i].bit = TPOLL_THREAD(i);
         tp->threads[i].inbox_dead = 1;
     }
+    err = tp__svc_create(tp);
+    if (err)
+        goto fail_svc;
     *out = tp;
     return 0;
 
+fail_svc:
+    tp__free(tp->threads_mem);
 fail_threads:
     tp__free(tp->fds_mem);
 fail_options:
@@ -131,6 +137,7 @@ int tpoll_destroy(struct tpoll *tp)
             return -EBUSY;
     if (self != NULL)
         tpoll_thread_stop(tp);
+    tp__svc_destroy(tp);
     tp__free(tp->threads_mem);
     tp__free(tp->fds_mem);
     tp__free(tp);

@@ -7,6 +7,7 @@
 #include "lifecycle.h"
 #include "queue.h"
 #include "release.h"
+#include "svc.h"
 #include "wake.h"
 
 static int alloc_queues(struct tp__thread *th)
@@ -91,6 +92,7 @@ static void go_live(struct tp__thread *th)
     tp__inbox_set_dead(th, 0);
     tp_or(&th->head.tp->started, th->bit);
     mark_all_for(th);
+    tp__svc_live(th);
 }
 
 int tp__thread_open(struct tp__thread *th)
@@ -114,6 +116,7 @@ void tp__thread_close(struct tp__thread *th)
 {
     struct tpoll *tp = th->head.tp;
 
+    tp__svc_close(th);
     tp_and(&tp->started, ~th->bit);
     tp__inbox_set_dead(th, 1);
     /* Its last quiescent point: records handed over before the inbox

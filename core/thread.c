@@ -9,6 +9,7 @@
 #include "pass.h"
 #include "queue.h"
 #include "release.h"
+#include "svc.h"
 #include "wake.h"
 
 int tpoll_thread_start(struct tpoll *tp, int tid)
@@ -68,22 +69,16 @@ int tpoll_thread_id(const struct tpoll *tp)
 
 int tpoll_wake(struct tpoll *tp, int tid)
 {
-    struct tp__thread *th;
-
     if (tp == NULL || tid < 0 || tid >= tp->nthreads)
         return -EINVAL;
-    th = &tp->threads[tid];
-    tp__inbox_lock(th);
-    if (!th->inbox_dead)
-        tp__notify_locked(th, 0);
-    tp__inbox_unlock(th);
+    tp__gate_notify(&tp->threads[tid], 0);
     return 0;
 }
 
 int tpoll_wait(struct tpoll *tp, int timeout_ms)
 {
     struct tp__thread *th;
-    int n = tp__bound_self(tp, &th), slept = timeout_ms != 0;
+    int n = tp__bound_self(tp, &th), slept;
 
     if (TP_UNLIKELY(n))
         return n;
@@ -93,6 +88,8 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
     /* Most iterations have nothing queued: skip the pass's call frame. */
     if ((th->nlocal | th->overflow) || tp_load(&th->ninbox))
         tp__apply_updates(th);
+    timeout_ms = tp__svc_timeout(th, timeout_ms);
+    slept = timeout_ms != 0;
     /* A notification (queued work, a wake, a quiescent point asked for)
      * or an error to report that is not held back: poll without
      * blocking. */
@@ -117,6 +114,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         if (th->head.dispatched == 0)
             tp_count(&th->ctr.idle_wakeups, 1);
     }
+    tp__svc_run(th);
     /* A quiescent point: out of the poll and of every callback. Release
      * callbacks due run here, as callbacks (still in the dispatch). */
     if (TP_UNLIKELY(tp__wake_take_owed(&th->wword)))

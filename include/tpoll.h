@@ -24,6 +24,7 @@
 #define TPOLL_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <tpoll/version.h>
@@ -135,9 +136,9 @@ TPOLL_API int tpoll_thread_id(const struct tpoll *tp);
 TPOLL_API int tpoll_wait(struct tpoll *tp, int timeout_ms);
 
 /* Makes thread `tid`'s current or next tpoll_wait() return promptly.
- * Callable from any thread, bound or not (not from signal handlers). A
- * thread id nobody is bound to has no wait to end: nothing happens.
- * -EINVAL bad tid. */
+ * Callable from any thread, bound or not, and from a signal handler
+ * (async-signal-safe; errno is preserved). A thread id nobody is bound to
+ * has no wait to end: nothing happens. -EINVAL bad tid. */
 TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
 
 /* Inserts fd with no interest yet. thread_mask must be non-empty and only
@@ -278,6 +279,128 @@ TPOLL_API const char *tpoll_default_backend(void);
 /* Counters of thread `tid`. -EINVAL bad tid or NULL out. */
 TPOLL_API int tpoll_thread_counters(const struct tpoll *tp, int tid,
                                     struct tpoll_counters *out);
+
+/*
+ * Loop services: timers, cross-thread calls, signals, a run loop. Their
+ * callbacks run like fd callbacks: on their thread, from tpoll_wait()
+ * (after the fd callbacks of that wait: timers, then signals, then calls),
+ * count in its return value, and may call any function a callback may.
+ */
+
+/*
+ * Timers, per thread. The program owns the memory of a timer (no
+ * allocation per arm); tpoll_timer_init() gives it a thread id for life.
+ * Delays are milliseconds on the monotonic clock, counted from the start
+ * of the owner's next tpoll_wait() (one clock read for all the timers
+ * armed since the last one), so a timer never fires early; it fires at
+ * the owner's first tpoll_wait() at or after its due time, whose timeout
+ * shrinks to the next due time. Timers due in different milliseconds
+ * fire in the order of their due times; timers armed together with the
+ * same delay, in the order they were armed.
+ *
+ * On the owning thread arm and cancel are synchronous. From any other
+ * thread they are requests queued to the owner (the last one wins),
+ * applied at its next iteration: a callback the owner already began may
+ * still run, and re-arm the timer. To free a timer, cancel it on its own
+ * thread (its callback, any callback of that thread, or a call posted
+ * there with tpoll_call()), then free it. tpoll_thread_stop() cancels
+ * the thread's timers. A timer is 72 bytes on LP64, the wheel about 7 KiB
+ * per thread id.
+ */
+struct tpoll_timer;
+typedef void (*tpoll_timer_cb)(struct tpoll *tp, struct tpoll_timer *t,
+                               void *arg);
+
+/* Private to tpoll: the fields are set up by tpoll_timer_init() and
+ * never read or written by the program. */
+struct tpoll_timer_link {
+    struct tpoll_timer_link *next, *prev;
+};
+
+struct tpoll_timer {
+    struct tpoll_timer_link tp_link; /* wheel slot or pending list */
+    uint64_t tp_due;                 /* due time, or the delay while pending */
+    tpoll_timer_cb tp_cb;
+    void *tp_arg;
+    struct tpoll_timer *tp_xnext; /* owner's queue of requests */
+    uint64_t tp_xdelay;           /* requested delay, or a cancel */
+    size_t tp_xgen; /* queued in this epoch of the owner's queue */
+    int tp_tid;
+    unsigned tp_state; /* where it is, and the wheel's epoch */
+};
+
+/* Longest delay tpoll_timer_arm() accepts: about 34 years. */
+#define TPOLL_TIMER_MAX_MS ((((uint64_t)1) << 40) - 1)
+
+/* Sets up t for thread tid with its callback; t must not be armed. Any
+ * thread. -EINVAL NULL tp, t or cb, bad tid. */
+TPOLL_API int tpoll_timer_init(struct tpoll *tp, struct tpoll_timer *t,
+                               int tid, tpoll_timer_cb cb, void *arg);
+
+/* Arms t to fire once after delay_ms; an armed timer is re-armed. On t's
+ * thread: 0. From another thread: 0 when queued to t's thread. -EINVAL
+ * NULL, delay over TPOLL_TIMER_MAX_MS; -ESRCH nobody is bound to t's
+ * thread id, or it is stopping. */
+TPOLL_API int tpoll_timer_arm(struct tpoll *tp, struct tpoll_timer *t,
+                              uint64_t delay_ms);
+
+/* Cancels t. On t's thread: 1 if it was armed (its callback will not
+ * run), 0 if not. From another thread: 0 (a cancel queued to t's thread,
+ * or nothing bound there, hence nothing armed). -EINVAL NULL. */
+TPOLL_API int tpoll_timer_cancel(struct tpoll *tp, struct tpoll_timer *t);
+
+/*
+ * Cross-thread calls: fn(tp, arg) runs once on thread tid, from its
+ * tpoll_wait() (or its tpoll_thread_stop(), for calls accepted before it
+ * began), in the order each producer posted them. Any thread, bound or
+ * not, including callbacks; not from a signal handler. Up to 256 calls
+ * wait per thread without allocation; a longer queue doubles its array
+ * once and keeps it (a steady load allocates nothing).
+ * -EINVAL NULL tp or fn, bad tid; -ESRCH nobody is bound to tid, or it
+ * is stopping; -ENOMEM (nothing posted).
+ */
+typedef void (*tpoll_call_fn)(struct tpoll *tp, void *arg);
+TPOLL_API int tpoll_call(struct tpoll *tp, int tid, tpoll_call_fn fn,
+                         void *arg);
+
+/*
+ * Signals: cb(tp, signo, arg) runs on thread tid at its next wait after
+ * signo was delivered to the process (deliveries between two callbacks
+ * coalesce into one). tpoll installs its own handler for signo while any
+ * instance watches it, and restores the previous disposition after the
+ * last unwatch; no signal mask is needed. One watch per signal per
+ * instance, 64 in the process. Any thread, not from a signal handler.
+ * -EINVAL NULL, bad tid, a signal that cannot be caught; -EEXIST signo
+ * watched by this instance; -ENOSPC no watch left.
+ */
+typedef void (*tpoll_signal_cb)(struct tpoll *tp, int signo, void *arg);
+TPOLL_API int tpoll_signal_watch(struct tpoll *tp, int signo, int tid,
+                                 tpoll_signal_cb cb, void *arg);
+/* Ends the watch: no delivery is recorded for it once it returns; a
+ * callback already started on its thread may still run (none does when
+ * called on that thread). -EINVAL, -ENOENT not watched. */
+TPOLL_API int tpoll_signal_unwatch(struct tpoll *tp, int signo);
+
+/* Runs tpoll_wait(tp, -1) on the calling bound thread until tpoll_stop()
+ * names it, retrying -EINTR. Returns 0 once stopped (the stop is used
+ * up), at once if a stop came since the thread started or last returned
+ * from here; -EPERM unbound, -EBUSY from a callback, or the error of a
+ * failing tpoll_wait. */
+TPOLL_API int tpoll_run(struct tpoll *tp);
+
+/* Makes tpoll_run() on thread tid return (now, or at once when next
+ * entered). Any thread, and signal handlers: async-signal-safe (errno is
+ * preserved). -EINVAL NULL or bad tid; -ESRCH nobody bound to tid. */
+TPOLL_API int tpoll_stop(struct tpoll *tp, int tid);
+
+/* Calls fn(tp, fd, owner, arg) for each inserted fd whose thread mask
+ * meets `mask`, in fd order, until fn returns non-zero (then returns
+ * that). fn may delete the fd. An fd inserted or deleted during the visit
+ * may or may not be seen. Any thread. -EINVAL NULL tp or fn. */
+typedef int (*tpoll_visit_fn)(struct tpoll *tp, int fd, void *owner,
+                              void *arg);
+TPOLL_API int tpoll_fd_visit(struct tpoll *tp, tpoll_mask_t mask,
+                             tpoll_visit_fn fn, void *arg);
 
 /* Library version as TPOLL_VERSION_NUMBER / string, of the linked library. */
 TPOLL_API unsigned tpoll_version(void);

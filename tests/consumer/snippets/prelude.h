@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 struct conn {
     int fd;
+    struct tpoll_timer idle;
 };
 enum { CLOSED = 1, PENDING = 2 };
 
@@ -24,9 +26,12 @@ int pick_worker(void);
 struct conn *new_conn(int fd);
 void on_conn(struct tpoll *tp, int fd, unsigned events, void *owner);
 void on_release(struct tpoll *tp, int fd, void *owner);
+void conn_close(struct tpoll *tp, struct conn *c);
+void conn_free(struct conn *c);
+int close_conn(struct tpoll *tp, int fd, void *owner, void *arg);
 
 extern struct tpoll *tp;
 extern struct conn *c, *conn;
-extern int fd, tid, my_id;
+extern int fd, tid, my_id, id, w, worker, nthreads;
 extern tpoll_mask_t mask;
 extern volatile int running, stopping, stop;

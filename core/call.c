@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cross-thread calls and timer requests: one queue per thread id under a
+ * spinlock. Calls go into a ring that the owner swaps with a spare one; a
+ * full ring doubles (allocated outside the lock) and keeps its size. A timer
+ * request links the timer itself, once: the last request wins. The lock
+ * also keeps the thread's wake fd open: a stopping thread takes it to
+ * close the queue before it closes its wake fd.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "binding.h"
+#include "queue.h"
+#include "svc.h"
+
+static void svc_lock(struct tp__svc *s)
+{
+    unsigned spins = 0;
+
+    while (tp_cas(&s->lock, 0, 1) != 0)
+        tp__spin_pause(&spins);
+}
+
+static void svc_unlock(struct tp__svc *s)
+{
+    tp_store(&s->lock, 0);
+}
+
+/* The first item since the owner last emptied the queue notifies it; the
+ * next ones find it notified already (the lock orders them after that
+ * one, and the owner takes all of them at once). */
+static void posted(struct tp__thread *th, struct tp__svc *s)
+{
+    if (tp_load_relaxed(&s->mail) == 0) {
+        tp_store(&s->mail, 1);
+        tp__notify_locked(th, 0);
+    }
+}
+
+/* The ring doubles when full: allocated by the caller with the lock
+ * released, installed if it is still needed, and the old one given back
+ * to be freed. 1: full, and `bigger` is missing or too small. */
+static int push_locked(struct tp__thread *th, struct tp__svc *s,
+                       const struct tp__call *c, struct tp__call **bigger,
+                       int *bigger_cap)
+{
+    if (s->ncalls == s->cap) {
+        struct tp__call *old = s->ring;
+
+        if (*bigger == NULL || *bigger_cap <= s->cap) {
+            *bigger_cap = 2 * s->cap;
+            return 1;
+        }
+        memcpy(*bigger, old, (size_t)s->ncalls * sizeof(*old));
+        s->ring = *bigger;
+        s->cap = *bigger_cap;
+        *bigger = old;
+    }
+    s->ring[s->ncalls++] = *c;
+    posted(th, s);
+    return 0;
+}
+
+int tpoll_call(struct tpoll *tp, int tid, tpoll_call_fn fn, void *arg)
+{
+    struct tp__call c = {fn, arg}, *bigger = NULL;
+    struct tp__thread *th;
+    struct tp__svc *s;
+    int err, cap = 0;
+
+    if (tp == NULL || fn == NULL || tid < 0 || tid >= tp->nthreads)
+        return -EINVAL;
+    th = &tp->threads[tid];
+    s = th->svc;
+    for (;;) {
+        svc_lock(s);
+        err = !s->live ? -ESRCH : push_locked(th, s, &c, &bigger, &cap);
+        svc_unlock(s);
+        if (err <= 0)
+            break;
+        tp__free(bigger);
+        bigger = tp__calloc((size_t)cap, sizeof(*bigger));
+        if (bigger == NULL)
+            return -ENOMEM;
+    }
+    tp__free(bigger);
+    return err;
+}
+
+int tp__call_request(struct tp__thread *th, struct tpoll_timer *t,
+                     uint64_t delay)
+{
+    struct tp__svc *s = th->svc;
+    int err = 0;
+
+    svc_lock(s);
+    if (!s->live) {
+        err = -ESRCH;
+    } else {
+        t->tp_xdelay = delay;
+        if (tp_load_relaxed(&t->tp_xgen) != s->xgen) {
+            tp_store_relaxed(&t->tp_xgen, s->xgen);
+            t->tp_xnext = NULL;
+            *s->xtail = t;
+            s->xtail = &t->tp_xnext;
+            s->nreqs++;
+            posted(th, s);
+        }
+    }
+    svc_unlock(s);
+    return err;
+}
+
+/* Each timer leaves the queue under the lock, with the request it holds
+ * then; a later request queues it again. Applied before any callback
+ * runs, so none of them can have freed a timer still listed. */
+static void apply_requests(struct tp__thread *th, struct tpoll_timer *t)
+{
+    struct tp__svc *s = th->svc;
+
+    while (t != NULL) {
+        struct tpoll_timer *next;
+        uint64_t delay;
+
+        svc_lock(s);
+        next = t->tp_xnext;
+        delay = t->tp_xdelay;
+        tp_store_relaxed(&t->tp_xgen, 0);
+        svc_unlock(s);
+        tp__timer_apply(th, t, delay);
+        t = next;
+    }
+}
+
+static struct tpoll_timer *take_requests_locked(struct tp__svc *s)
+{
+    struct tpoll_timer *t = s->xhead;
+
+    s->xhead = NULL;
+    s->xtail = &s->xhead;
+    s->nreqs = 0;
+    tp_store(&s->mail, s->ncalls != 0);
+    return t;
+}
+
+void tp__call_apply_requests(struct tp__thread *th)
+{
+    struct tp__svc *s = th->svc;
+    struct tpoll_timer *t;
+
+    svc_lock(s);
+    t = take_requests_locked(s);
+    svc_unlock(s);
+    apply_requests(th, t);
+}
+
+/* The ring is swapped with the spare one: producers fill the other while
+ * the owner runs these. */
+static void take_calls_locked(struct tp__svc *s, struct tp__taken *out)
+{
+    int cap = s->cap;
+
+    out->calls = s->ring;
+    out->n = s->ncalls;
+    s->ring = s->spare;
+    s->cap = s->spare_cap;
+    s->spare = out->calls;
+    s->spare_cap = cap;
+    s->ncalls = 0;
+    tp_store(&s->mail, s->nreqs != 0);
+}
+
+void tp__call_take(struct tp__thread *th, struct tp__taken *out)
+{
+    struct tp__svc *s = th->svc;
+    struct tpoll_timer *t;
+
+    svc_lock(s);
+    take_calls_locked(s, out);
+    t = take_requests_locked(s);
+    svc_unlock(s);
+    apply_requests(th, t);
+}
+
+void tp__call_run(struct tp__thread *th, struct tp__taken *in)
+{
+    struct tpoll *tp = th->head.tp;
+    int i;
+
+    for (i = 0; i < in->n && !th->fork_pending; i++) {
+        in->calls[i].fn(tp, in->calls[i].arg);
+        th->head.dispatched++;
+    }
+}
+
+void tp__call_open(struct tp__thread *th)
+{
+    svc_lock(th->svc);
+    th->svc->live = 1;
+    svc_unlock(th->svc);
+}
+
+/* Timer requests are dropped with their epoch (the thread's timers are
+ * all cancelled); accepted calls run here, as callbacks. */
+void tp__call_close(struct tp__thread *th)
+{
+    struct tp__svc *s = th->svc;
+    struct tp__taken calls;
+    int was = th->in_dispatch;
+
+    svc_lock(s);
+    s->live = 0;
+    take_calls_locked(s, &calls);
+    take_requests_locked(s);
+    s->xgen = s->xgen + 1 ? s->xgen + 1 : 1;
+    svc_unlock(s);
+    th->in_dispatch = 1;
+    tp__call_run(th, &calls);
+    th->in_dispatch = was;
+}
+
+/* A lock held by a thread that vanished may leave a ring half grown:
+ * both arrays stay valid (a leak in the child at worst). */
+void tp__call_forget(struct tp__svc *s)
+{
+    tp_store(&s->lock, 0);
+    s->live = 0;
+    s->ncalls = 0;
+    s->xhead = NULL;
+    s->xtail = &s->xhead;
+    s->nreqs = 0;
+    s->xgen = s->xgen + 1 ? s->xgen + 1 : 1;
+    tp_store(&s->mail, 0);
+}
+
+int tp__call_alloc(struct tp__svc *s)
+{
+    s->cap = s->spare_cap = TP_CALL_RING;
+    s->ring = tp__calloc(TP_CALL_RING, sizeof(*s->ring));
+    s->spare = tp__calloc(TP_CALL_RING, sizeof(*s->spare));
+    s->xtail = &s->xhead;
+    s->xgen = 1;
+    if (s->ring != NULL && s->spare != NULL)
+        return 0;
+    tp__call_free(s);
+    return -ENOMEM;
+}
+
+void tp__call_free(struct tp__svc *s)
+{
+    tp__free(s->ring);
+    tp__free(s->spare);
+    s->ring = s->spare = NULL;
+}
