@@ -8,10 +8,12 @@
  *
  * (--help lists the defaults.)
  *
- * Server threads (ids 0..threads-1) share the listening socket; whichever
- * accepts a connection owns it (its mask names only that thread). Client
- * threads (the following ids) each drive their share of the connections
- * in ping-pong: send a message, wait for its echo, send again.
+ * Server thread 0 accepts; it hands each connection to a server thread
+ * (ids 0..threads-1, in turn) with a cross-thread call (tpoll_call), and
+ * that thread inserts it with a mask naming only itself. Client threads
+ * (the following ids) each drive their share of the connections in
+ * ping-pong: send a message, wait for its echo, send again. Every thread
+ * runs tpoll_run() until the main thread stops it (tpoll_stop).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,10 +47,10 @@ struct demo {
     size_t size;
     int listen_fd;
     struct sockaddr_in addr;
-    tpoll_mask_t server_mask;
     atomic_int stop;
     atomic_ullong messages;
     atomic_int accepted;
+    int next_worker;     /* thread 0's: the next server thread to get one */
     struct conn **by_fd; /* for cleanup after the threads are gone */
     int max_fds;
 };
@@ -194,23 +196,40 @@ static struct conn *new_conn(int fd, int is_client)
     return c;
 }
 
+/* On the server thread the connection was handed to: it is this
+ * thread's from now on. */
+static void adopt(struct tpoll *tp, void *arg)
+{
+    struct conn *c = arg;
+    int err = tpoll_fd_insert(tp, c->fd, conn_cb, c,
+                              TPOLL_THREAD(tpoll_thread_id(tp)));
+
+    if (err == 0)
+        err = tpoll_want_recv(tp, c->fd);
+    if (err)
+        fail("insert accepted connection", err);
+    atomic_fetch_add(&demo.accepted, 1);
+}
+
+/* Thread 0 accepts, and hands each connection over in turn. A server
+ * thread that is already stopping refuses it: it is closed. */
 static void listen_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
-    int tid = tpoll_thread_id(tp);
-    int one = 1, s, err;
+    int one = 1, s;
 
     (void)events, (void)owner;
     while ((s = accept(fd, NULL, NULL)) >= 0) {
         struct conn *c;
+        int to = demo.next_worker;
 
+        demo.next_worker = (to + 1) % demo.threads;
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c = new_conn(s, 0);
-        err = tpoll_fd_insert(tp, s, conn_cb, c, TPOLL_THREAD(tid));
-        if (err == 0)
-            err = tpoll_want_recv(tp, s);
-        if (err)
-            fail("insert accepted connection", err);
-        atomic_fetch_add(&demo.accepted, 1);
+        if (tpoll_call(tp, to, adopt, c) != 0) {
+            demo.by_fd[s] = NULL;
+            close(s);
+            free(c);
+        }
     }
 }
 
@@ -259,14 +278,10 @@ static void *worker_main(void *arg)
         return NULL;
     if (w->tid >= w->d->threads)
         start_clients(tp, w->tid - w->d->threads, w->tid);
-    while (!atomic_load(&w->d->stop)) {
-        int n = tpoll_wait(tp, -1);
-
-        if (n < 0 && n != -EINTR) {
-            w->err = n;
-            break;
-        }
-    }
+    /* A stop sent before this thread was bound was refused: the flag,
+     * set before it, is seen here. */
+    if (!atomic_load(&w->d->stop))
+        w->err = tpoll_run(tp);
     tpoll_thread_stop(tp);
     return NULL;
 }
@@ -370,9 +385,8 @@ int main(int argc, char **argv)
     demo.max_fds = 1 << 16;
     demo.by_fd = calloc((size_t)demo.max_fds, sizeof(*demo.by_fd));
     demo.listen_fd = setup_listener();
-    demo.server_mask = TPOLL_THREAD(demo.threads) - 1;
     if ((err = tpoll_fd_insert(demo.tp, demo.listen_fd, listen_cb, NULL,
-                               demo.server_mask)) != 0 ||
+                               TPOLL_THREAD(0))) != 0 ||
         (err = tpoll_want_recv(demo.tp, demo.listen_fd)) != 0)
         fail("insert listener", err);
 
@@ -387,7 +401,7 @@ int main(int argc, char **argv)
     sleep((unsigned)demo.seconds);
     atomic_store(&demo.stop, 1);
     for (i = 0; i < n; i++)
-        tpoll_wake(demo.tp, i);
+        tpoll_stop(demo.tp, i);
     for (i = 0; i < n; i++) {
         pthread_join(w[i].thread, NULL);
         if (w[i].err)

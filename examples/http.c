@@ -4,7 +4,7 @@
  * load generators such as wrk.
  *
  *   tpoll_http [--port P] [--addr A] [--threads N] [--backend NAME]
- *              [--seconds S] [--listener reuseport|shared]
+ *              [--seconds S] [--listener reuseport|shared] [--idle MS]
  *
  * (--help lists the defaults.)
  *
@@ -13,8 +13,11 @@
  * HTTP/1.0. With --listener reuseport (the default) each thread has its own
  * SO_REUSEPORT listener and the kernel spreads connections; with shared,
  * one listener is polled by every thread. Either way an accepted
- * connection stays on the thread that accepted it. The server stops after
- * S seconds (0: on SIGINT or SIGTERM) and prints what it served.
+ * connection stays on the thread that accepted it, and is closed after MS
+ * milliseconds without a request (default 30000; 0: never). The server
+ * stops on SIGINT or SIGTERM (or after S seconds), closes every
+ * connection and prints what it served. Each thread runs tpoll_run(); a
+ * signal watch (and the timer of --seconds) on thread 0 stops them all.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,7 +62,7 @@ struct conn {
     int closing; /* close once out[] is flushed */
     int blocked; /* out[] is waiting for TPOLL_SEND, input is paused */
     struct worker *w;
-    struct conn *prev, *next;
+    struct tpoll_timer idle; /* pushed back at every request */
     size_t in_len;
     size_t out_len, out_off;
     char in[IN_CAP];
@@ -70,9 +73,11 @@ struct server {
     struct tpoll *tp;
     int threads;
     int shared;
+    unsigned idle_ms;
     struct sockaddr_in addr;
-    atomic_int stop;
     struct worker *workers;
+    struct tpoll_timer deadline; /* --seconds */
+    atomic_int stopping; /* for a thread not yet bound when stop_all ran */
 };
 
 struct worker {
@@ -81,7 +86,6 @@ struct worker {
     int listen_fd; /* this thread's listener, or the shared one */
     pthread_t thread;
     int err;
-    struct conn conns; /* list head of this thread's connections */
     unsigned long long requests, accepted;
     int refused; /* connections tpoll refused (see accept_cb) */
 };
@@ -102,21 +106,33 @@ static void die(const char *what, int err)
  * callback that closed it returns, on the connection's thread. */
 static void conn_release(struct tpoll *tp, int fd, void *owner)
 {
-    struct conn *c = owner;
-
     (void)tp;
     close(fd);
-    c->prev->next = c->next;
-    c->next->prev = c->prev;
-    free(c);
+    free(owner);
 }
 
+/* On the connection's thread: its timer is cancelled there, so it cannot
+ * fire on freed memory. */
 static void conn_close(struct tpoll *tp, struct conn *c)
 {
-    int err = tpoll_fd_delete_async(tp, c->fd, conn_release);
+    int err;
 
+    tpoll_timer_cancel(tp, &c->idle);
+    err = tpoll_fd_delete_async(tp, c->fd, conn_release);
     if (err)
         die("delete connection", err);
+}
+
+static void conn_idle(struct tpoll *tp, struct tpoll_timer *t, void *arg)
+{
+    (void)t;
+    conn_close(tp, arg);
+}
+
+static void conn_active(struct tpoll *tp, struct conn *c)
+{
+    if (c->w->s->idle_ms)
+        tpoll_timer_arm(tp, &c->idle, c->w->s->idle_ms);
 }
 
 /* Returns 1 once out[] is empty, 0 if the socket is full, -1 on error. */
@@ -224,8 +240,10 @@ static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
             conn_close(tp, c);
             return;
         }
-        if (n > 0)
+        if (n > 0) {
             c->in_len += (size_t)n;
+            conn_active(tp, c);
+        }
     }
     do {
         used = conn_answer(c);
@@ -287,34 +305,61 @@ static void accept_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
             free(c);
             continue;
         }
-        c->next = w->conns.next;
-        c->prev = &w->conns;
-        c->next->prev = c;
-        w->conns.next = c;
+        tpoll_timer_init(tp, &c->idle, tid, conn_idle, c);
+        conn_active(tp, c);
         w->accepted++;
         tpoll_want_recv(tp, cfd);
     }
 }
 
+/* The connections are the fds whose owner is not the server (the
+ * listeners' owner). */
+static int close_visited(struct tpoll *tp, int fd, void *owner, void *arg)
+{
+    (void)fd;
+    if (owner != arg)
+        conn_close(tp, owner);
+    return 0;
+}
+
+/* Every thread's loop stops: SIGINT, SIGTERM or the --seconds timer. A
+ * thread that binds later finds the flag (set before each stop tried). */
+static void stop_all(struct server *s)
+{
+    int i;
+
+    atomic_store(&s->stopping, 1);
+    for (i = 0; i < s->threads; i++)
+        tpoll_stop(s->tp, i);
+}
+
+static void on_signal(struct tpoll *tp, int signo, void *arg)
+{
+    (void)tp, (void)signo;
+    stop_all(arg);
+}
+
+static void on_deadline(struct tpoll *tp, struct tpoll_timer *t, void *arg)
+{
+    (void)tp, (void)t;
+    stop_all(arg);
+}
+
+/* Runs until stopped, then closes its own connections (on this thread,
+ * where their timers are cancelled) before it stops. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct tpoll *tp = w->s->tp;
-    int rc = tpoll_thread_start(tp, w->tid);
+    int rc = w->tid == 0 ? 0 : tpoll_thread_start(tp, w->tid);
 
+    if (rc == 0 && !atomic_load(&w->s->stopping))
+        rc = tpoll_run(tp);
     if (rc < 0) {
         w->err = rc;
-        return NULL;
+        stop_all(w->s);
     }
-    while (!atomic_load(&w->s->stop)) {
-        rc = tpoll_wait(tp, -1);
-        if (rc < 0 && rc != -EINTR) {
-            w->err = rc;
-            break;
-        }
-    }
-    while (w->conns.next != &w->conns)
-        conn_close(tp, w->conns.next);
+    tpoll_fd_visit(tp, TPOLL_THREAD(w->tid), close_visited, w->s);
     tpoll_thread_stop(tp);
     return NULL;
 }
@@ -361,6 +406,9 @@ static void usage(int status)
             "  --listener KIND reuseport: a SO_REUSEPORT listener per "
             "thread; shared: one\n"
             "                  for all threads (default: reuseport)\n"
+            "  --idle MS       close a connection idle for MS milliseconds; "
+            "0: never\n"
+            "                  (default: 30000)\n"
             "  --help          this text\n",
             TPOLL_MAX_THREADS, tpoll_default_backend());
     exit(status);
@@ -389,6 +437,8 @@ static void parse_args(int argc, char **argv, struct server *s,
             o->backend = v;
         else if (strcmp(argv[i], "--seconds") == 0)
             *seconds = atoi(v);
+        else if (strcmp(argv[i], "--idle") == 0)
+            s->idle_ms = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(argv[i], "--listener") == 0) {
             if (strcmp(v, "shared") == 0)
                 s->shared = 1;
@@ -401,30 +451,16 @@ static void parse_args(int argc, char **argv, struct server *s,
         usage(2);
 }
 
-/* Returns when `seconds` have passed (0: never) or SIGINT/SIGTERM came. */
-static void wait_for_end(const sigset_t *set, int seconds)
-{
-    struct timespec ts = {seconds, 0};
-    int sig;
-
-    if (seconds == 0) {
-        sigwait(set, &sig);
-        return;
-    }
-    while (sigtimedwait(set, NULL, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 int main(int argc, char **argv)
 {
     struct server s;
     struct tpoll_options o;
     unsigned long long requests = 0, accepted = 0;
-    sigset_t set;
     int seconds = 0, status = 0;
     int i, rc;
 
     memset(&s, 0, sizeof(s));
+    s.idle_ms = 30000;
     s.addr.sin_family = AF_INET;
     s.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     tpoll_options_init(&o);
@@ -444,7 +480,6 @@ int main(int argc, char **argv)
 
         w->s = &s;
         w->tid = i;
-        w->conns.next = w->conns.prev = &w->conns;
         if (s.shared && i > 0) {
             w->listen_fd = s.workers[0].listen_fd;
             continue;
@@ -456,30 +491,30 @@ int main(int argc, char **argv)
         if (rc < 0 || (rc = tpoll_want_recv(s.tp, w->listen_fd)) < 0)
             die("listener", rc);
     }
+    /* Thread 0 is this one: it takes the signals and the deadline. */
+    if ((rc = tpoll_thread_start(s.tp, 0)) < 0 ||
+        (rc = tpoll_signal_watch(s.tp, SIGINT, 0, on_signal, &s)) < 0 ||
+        (rc = tpoll_signal_watch(s.tp, SIGTERM, 0, on_signal, &s)) < 0 ||
+        (rc = tpoll_timer_init(s.tp, &s.deadline, 0, on_deadline, &s)) < 0)
+        die("thread 0", rc);
+    if (seconds > 0)
+        tpoll_timer_arm(s.tp, &s.deadline, (uint64_t)seconds * 1000);
     printf("tpoll_http: listening on http://%s:%d/ with %d thread(s), "
            "backend %s, %s listener\n",
            inet_ntoa(s.addr.sin_addr), ntohs(s.addr.sin_port), s.threads,
            tpoll_backend_name(s.tp), s.shared ? "shared" : "reuseport");
     fflush(stdout);
-
-    /* The workers inherit the blocked signals: only wait_for_end sees them. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    for (i = 0; i < s.threads; i++)
+    for (i = 1; i < s.threads; i++)
         if ((rc = pthread_create(&s.workers[i].thread, NULL, worker_main,
                                  &s.workers[i])) != 0)
             die("pthread_create", rc);
-    wait_for_end(&set, seconds);
+    worker_main(&s.workers[0]);
 
-    atomic_store(&s.stop, 1);
-    for (i = 0; i < s.threads; i++)
-        tpoll_wake(s.tp, i);
     for (i = 0; i < s.threads; i++) {
         struct worker *w = &s.workers[i];
 
-        pthread_join(w->thread, NULL);
+        if (i > 0)
+            pthread_join(w->thread, NULL);
         if (w->err < 0) {
             fprintf(stderr, "tpoll_http: thread %d: %s (tpoll returned %d)\n",
                     i, strerror(-w->err), w->err);
@@ -494,6 +529,8 @@ int main(int argc, char **argv)
     }
     printf("tpoll_http: served %llu requests on %llu connections\n", requests,
            accepted);
+    tpoll_signal_unwatch(s.tp, SIGINT);
+    tpoll_signal_unwatch(s.tp, SIGTERM);
     tpoll_destroy(s.tp);
     free(s.workers);
     return status;
