@@ -14,15 +14,25 @@ void tp__alloc_fail_after(unsigned long n)
     tp_store(&fail_countdown, (AO_t)n);
 }
 
-void *tp__calloc(size_t n, size_t size)
+static int fail_now(void)
 {
     AO_t left = tp_load_relaxed(&fail_countdown);
 
-    if (TP_UNLIKELY(left != 0)) {
-        if (tp_fetch_add(&fail_countdown, (AO_t)-1) == 1)
-            return NULL;
-    }
-    return calloc(n, size);
+    return TP_UNLIKELY(left != 0) &&
+           tp_fetch_add(&fail_countdown, (AO_t)-1) == 1;
+}
+
+void *tp__calloc(size_t n, size_t size)
+{
+    return fail_now() ? NULL : calloc(n, size);
+}
+
+/* A size of 0 is refused: realloc(p, 0) may free p, or not. */
+void *tp__realloc_array(void *p, size_t n, size_t size)
+{
+    if (fail_now() || n == 0 || size == 0 || n > SIZE_MAX / size)
+        return NULL;
+    return realloc(p, n * size);
 }
 
 /* Over-allocate by one line and round the start up, rather than

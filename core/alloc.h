@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 void *tp__calloc(size_t n, size_t size);
+/* realloc of an array of n elements (NULL: nothing changed). */
+void *tp__realloc_array(void *p, size_t n, size_t size);
 void tp__free(void *p);
 /* n zeroed elements starting on a cache line; free *raw, not the result. */
 void *tp__calloc_lines(size_t n, size_t size, void **raw);

@@ -2,13 +2,12 @@
 /*
  * Cross-thread calls and timer requests: one queue per thread id under a
  * spinlock. Calls go into a ring that the owner swaps with a spare one; a
- * full ring doubles (allocated outside the lock) and keeps its size. A timer
+ * full ring doubles and keeps its size. A timer
  * request links the timer itself, once: the last request wins. The lock
  * also keeps the thread's wake fd open: a stopping thread takes it to
  * close the queue before it closes its wake fd.
  */
 #include <errno.h>
-#include <string.h>
 
 #include "binding.h"
 #include "queue.h"
@@ -38,24 +37,20 @@ static void posted(struct tp__thread *th, struct tp__svc *s)
     }
 }
 
-/* The ring doubles when full: allocated by the caller with the lock
- * released, installed if it is still needed, and the old one given back
- * to be freed. 1: full, and `bigger` is missing or too small. */
+/* A full ring doubles, under the lock: realloc moves a large array's
+ * pages rather than copying them, and the owner never touches this ring
+ * outside the lock (it runs the other one). */
 static int push_locked(struct tp__thread *th, struct tp__svc *s,
-                       const struct tp__call *c, struct tp__call **bigger,
-                       int *bigger_cap)
+                       const struct tp__call *c)
 {
-    if (s->ncalls == s->cap) {
-        struct tp__call *old = s->ring;
+    if (TP_UNLIKELY(s->ncalls == s->cap)) {
+        struct tp__call *bigger =
+            tp__realloc_array(s->ring, 2 * (size_t)s->cap, sizeof(*c));
 
-        if (*bigger == NULL || *bigger_cap <= s->cap) {
-            *bigger_cap = 2 * s->cap;
-            return 1;
-        }
-        memcpy(*bigger, old, (size_t)s->ncalls * sizeof(*old));
-        s->ring = *bigger;
-        s->cap = *bigger_cap;
-        *bigger = old;
+        if (bigger == NULL)
+            return -ENOMEM;
+        s->ring = bigger;
+        s->cap *= 2;
     }
     s->ring[s->ncalls++] = *c;
     posted(th, s);
@@ -64,27 +59,16 @@ static int push_locked(struct tp__thread *th, struct tp__svc *s,
 
 int tpoll_call(struct tpoll *tp, int tid, tpoll_call_fn fn, void *arg)
 {
-    struct tp__call c = {fn, arg}, *bigger = NULL;
-    struct tp__thread *th;
+    struct tp__call c = {fn, arg};
     struct tp__svc *s;
-    int err, cap = 0;
+    int err;
 
     if (tp == NULL || fn == NULL || tid < 0 || tid >= tp->nthreads)
         return -EINVAL;
-    th = &tp->threads[tid];
-    s = th->svc;
-    for (;;) {
-        svc_lock(s);
-        err = !s->live ? -ESRCH : push_locked(th, s, &c, &bigger, &cap);
-        svc_unlock(s);
-        if (err <= 0)
-            break;
-        tp__free(bigger);
-        bigger = tp__calloc((size_t)cap, sizeof(*bigger));
-        if (bigger == NULL)
-            return -ENOMEM;
-    }
-    tp__free(bigger);
+    s = tp->threads[tid].svc;
+    svc_lock(s);
+    err = s->live ? push_locked(&tp->threads[tid], s, &c) : -ESRCH;
+    svc_unlock(s);
     return err;
 }
 
