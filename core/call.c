@@ -15,15 +15,12 @@
 
 static void svc_lock(struct tp__svc *s)
 {
-    unsigned spins = 0;
-
-    while (tp_cas(&s->lock, 0, 1) != 0)
-        tp__spin_pause(&spins);
+    tp__svc_spin_lock(&s->lock);
 }
 
 static void svc_unlock(struct tp__svc *s)
 {
-    tp_store(&s->lock, 0);
+    tp__svc_spin_unlock(&s->lock);
 }
 
 /* The first item since the owner last emptied the queue notifies it; the

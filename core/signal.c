@@ -42,15 +42,12 @@ static struct sigaction previous[TP_NSIG];
 
 static void lock_slots(void)
 {
-    unsigned spins = 0;
-
-    while (tp_cas(&slots_lock, 0, 1) != 0)
-        tp__spin_pause(&spins);
+    tp__svc_spin_lock(&slots_lock);
 }
 
 static void unlock_slots(void)
 {
-    tp_store(&slots_lock, 0);
+    tp__svc_spin_unlock(&slots_lock);
 }
 
 /*

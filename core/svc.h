@@ -80,6 +80,21 @@ struct tp__taken {
     int n;
 };
 
+/* The services' spinlocks (a queue, the signal slots): held for a few
+ * stores. */
+static inline void tp__svc_spin_lock(tp_atomic_t *lock)
+{
+    unsigned spins = 0;
+
+    while (tp_cas(lock, 0, 1) != 0)
+        tp__spin_pause(&spins);
+}
+
+static inline void tp__svc_spin_unlock(tp_atomic_t *lock)
+{
+    tp_store(lock, 0);
+}
+
 /* ---- gate.c ---- */
 
 /* Enter th's gate: 1 if its wake fd may be used until tp__gate_leave,
