@@ -64,6 +64,9 @@ struct tp__thread {
     tp_atomic_t life;     /* TP_LIFE_*: what a forked child may trust */
     int *local;           /* fds queued by this thread, at most one per fd */
     struct tp__err *errs; /* registrations that failed, to report */
+    /* The loop services (svc.h), made with the instance: read at every
+     * wait, so on the owner's lines, not on the line wakers write. */
+    struct tp__svc *svc;
     struct tp__counters ctr;
     int tid;
     int nlocal;
@@ -95,11 +98,9 @@ struct tp__thread {
     int *inbox;         /* fds queued by other threads, at most one per fd */
     int inbox_dead;     /* under inbox_lock: thread not started, drop pushes */
     int inbox_overflow; /* under inbox_lock: a push found the inbox full */
-    /* Loop services (svc.h): the gate of the lock-free wake, written by
-     * wakers and signal handlers, and the services (made with the
-     * instance, read by the owner and by producers). */
+    /* The gate of the lock-free wake (svc.h), written by wakers and
+     * signal handlers. */
     tp_atomic_t gate;
-    struct tp__svc *svc;
 };
 
 struct tpoll {

@@ -189,8 +189,9 @@ static inline void tp__svc_run(struct tp__thread *th)
 {
     struct tp__svc *s = th->svc;
 
-    if (TP_UNLIKELY(s->wheel.placed != 0 || tp_load(&s->mail) != 0 ||
-                    (tp_load(&th->gate) & TP_G_SIGNAL)))
+    /* One branch for the three: this runs at every wait. */
+    if (TP_UNLIKELY(((AO_t)s->wheel.placed | tp_load(&s->mail) |
+                     (tp_load(&th->gate) & TP_G_SIGNAL)) != 0))
         tp__svc_dispatch(th);
 }
 
