@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #include "binding.h"
+#include "hooks.h"
 #include "queue.h"
 #include "svc.h"
 
@@ -36,18 +37,21 @@ static void posted(struct tp__thread *th, struct tp__svc *s)
 
 /* A full ring doubles, under the lock: realloc moves a large array's
  * pages rather than copying them, and the owner never touches this ring
- * outside the lock (it runs the other one). */
+ * outside the lock (it runs the other one). A ring dropped after a fork
+ * (tp__call_forget) has no array: it starts again at TP_CALL_RING. */
 static int push_locked(struct tp__thread *th, struct tp__svc *s,
                        const struct tp__call *c)
 {
     if (TP_UNLIKELY(s->ncalls == s->cap)) {
+        int cap = s->cap ? 2 * s->cap : TP_CALL_RING;
         struct tp__call *bigger =
-            tp__realloc_array(s->ring, 2 * (size_t)s->cap, sizeof(*c));
+            tp__realloc_array(s->ring, (size_t)cap, sizeof(*c));
 
         if (bigger == NULL)
             return -ENOMEM;
+        TP_HOOK(TP_HOOK_CALL_RING_GROWN, th->tid);
         s->ring = bigger;
-        s->cap *= 2;
+        s->cap = cap;
     }
     s->ring[s->ncalls++] = *c;
     posted(th, s);
@@ -201,10 +205,17 @@ void tp__call_close(struct tp__thread *th)
     th->in_dispatch = was;
 }
 
-/* A lock held by a thread that vanished may leave a ring half grown:
- * both arrays stay valid (a leak in the child at worst). */
+/* A lock held by a thread that vanished may leave the arrays half
+ * swapped (ring and spare the same array, or a capacity that is the
+ * other array's) or the ring half grown (realloc freed the old array, the
+ * new one is not in place): neither is trusted then. Both are dropped, a
+ * leak in the child, and each grows again from nothing when used. */
 void tp__call_forget(struct tp__svc *s)
 {
+    if (tp_load(&s->lock) != 0) {
+        s->ring = s->spare = NULL;
+        s->cap = s->spare_cap = 0;
+    }
     tp_store(&s->lock, 0);
     s->live = 0;
     s->ncalls = 0;

@@ -36,6 +36,9 @@ enum tp__hook_point {
                                     next; arg: tid */
     TP_HOOK_STOP_SERVICES,       /* thread_stop: gate closed, calls still
                                     accepted; arg: tid */
+    TP_HOOK_CALL_RING_GROWN,     /* tpoll_call: a full ring reallocated,
+                                    not yet in place, queue locked;
+                                    arg: tid */
     TP_HOOK_COUNT
 };
 

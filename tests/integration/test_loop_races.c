@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Races of the loop services, each forced at a named point of the core
- * (core/hooks.h): a cancel from another thread while the timer fires, and
- * calls posted to a thread that is stopping.
+ * (core/hooks.h): a cancel from another thread while the timer fires,
+ * calls posted to a thread that is stopping, and a fork while another
+ * thread grows a call queue.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "park.h"
 #include "testutil.h"
@@ -151,12 +154,115 @@ static void test_calls_posted_while_stopping(void **state)
     tu_destroy(tp);
 }
 
+/* A thread bound to an id that takes no calls until told to. */
+struct idle_owner {
+    struct tpoll *tp;
+    pthread_t thread;
+    int tid, ran_all;
+    atomic_int bound, go;
+};
+
+static atomic_int counted;
+
+static void count_call(struct tpoll *tp, void *arg)
+{
+    (void)tp, (void)arg;
+    atomic_fetch_add(&counted, 1);
+}
+
+static int counted_all(void *arg)
+{
+    return atomic_load(&counted) >= *(int *)arg;
+}
+
+/* Once told to go, runs the 257 calls queued to it, and stops. */
+static void *idle_owner_main(void *arg)
+{
+    struct idle_owner *o = arg;
+    int want = 257;
+
+    assert_int_equal(tpoll_thread_start(o->tp, o->tid), 0);
+    atomic_store(&o->bound, 1);
+    while (!atomic_load(&o->go))
+        sched_yield();
+    o->ran_all = tu_wait_until(o->tp, counted_all, &want);
+    assert_int_equal(tpoll_thread_stop(o->tp), 0);
+    return NULL;
+}
+
+static void *fill_ring(void *arg)
+{
+    struct idle_owner *o = arg;
+    int i;
+
+    for (i = 0; i < 257; i++) /* the 257th grows the first array */
+        assert_int_equal(tpoll_call(o->tp, o->tid, count_call, NULL), 0);
+    return NULL;
+}
+
+/* The child's only thread binds the id whose queue was growing and calls
+ * itself past the first array twice over. 0 when every call ran. */
+static int child_calls_itself(struct tpoll *tp)
+{
+    int i, want = 600;
+
+    atomic_store(&counted, 0);
+    if (tpoll_after_fork(tp) != 0 || tpoll_thread_start(tp, 1) != 0)
+        return 2;
+    for (i = 0; i < want; i++)
+        if (tpoll_call(tp, 1, count_call, NULL) != 0)
+            return 3;
+    if (!tu_wait_until(tp, counted_all, &want))
+        return 4;
+    return tpoll_destroy(tp) == 0 ? 0 : 5;
+}
+
+/*
+ * Another thread forks while a producer is inside the queue's lock with a
+ * grown array that is not yet in place (realloc may have freed the old
+ * one). The child must not use either array of that queue: its calls to
+ * the id run, with no write to freed memory.
+ */
+static void test_fork_while_a_queue_grows(void **state)
+{
+    struct tpoll *tp = tu_create(2, 64);
+    struct tu_trap *trap = tu_trap_arm(TP_HOOK_CALL_RING_GROWN, 1);
+    struct idle_owner o = {.tp = tp, .tid = 1};
+    pthread_t producer;
+    int status;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(pthread_create(&o.thread, NULL, idle_owner_main, &o), 0);
+    while (!atomic_load(&o.bound))
+        sched_yield();
+    assert_int_equal(pthread_create(&producer, NULL, fill_ring, &o), 0);
+    assert_true(tu_trap_wait(trap));
+    pid = tu_fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_calls_itself(tp));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    tu_trap_release(trap);
+    assert_int_equal(pthread_join(producer, NULL), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The parent's queue is whole: its 257 calls run on the owner. */
+    atomic_store(&counted, 0);
+    atomic_store(&o.go, 1);
+    assert_int_equal(pthread_join(o.thread, NULL), 0);
+    assert_true(o.ran_all);
+    assert_int_equal(atomic_load(&counted), 257);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_while_firing),
         cmocka_unit_test(test_rearm_while_firing),
         cmocka_unit_test(test_calls_posted_while_stopping),
+        cmocka_unit_test(test_fork_while_a_queue_grows),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
