@@ -29,6 +29,9 @@ void on_release(struct tpoll *tp, int fd, void *owner);
 void conn_close(struct tpoll *tp, struct conn *c);
 void conn_free(struct conn *c);
 int close_conn(struct tpoll *tp, int fd, void *owner, void *arg);
+void on_idle(struct tpoll *tp, struct tpoll_timer *t, void *arg);
+void adopt_conn(struct tpoll *tp, void *arg);
+void on_shutdown(struct tpoll *tp, int signo, void *arg);
 
 extern struct tpoll *tp;
 extern struct conn *c, *conn;
