@@ -493,22 +493,28 @@ static void *cy_produce(void *arg)
     struct cy_producer *p = arg;
     struct tpoll *tp = cy_sh->tp;
     int n = 0;
+    unsigned k = 0;
 
     while (atomic_load(&cy_sh->cycling) > 0 && n < CY_MAX_MSGS) {
         struct msg *m = &p->msgs[n];
-        int tid = 1 + n % CY_TARGETS, r;
+        int tid = 1 + (int)(k++ % CY_TARGETS), r;
 
         m->producer = p->id;
-        m->seq = ++n;
+        m->seq = n + 1;
         r = tpoll_call(tp, tid, cy_call, m);
-        if (r == 0)
+        /* A refused call never runs: its message is used again, so that
+         * refusals (targets not started yet, or between two bindings)
+         * do not use up the messages. */
+        if (r == 0) {
             atomic_fetch_add(&cy_sh->accepted, 1);
-        else if (r == -ESRCH)
+            n++;
+        } else if (r == -ESRCH) {
             atomic_fetch_add(&cy_sh->refused, 1);
-        else
+        } else {
             atomic_fetch_add(&cy_sh->bad, 1);
+        }
         /* Cross-thread arms of a timer whose thread comes and goes. */
-        r = tpoll_timer_arm(tp, p->soon[n % CY_TARGETS], 0);
+        r = tpoll_timer_arm(tp, p->soon[k % CY_TARGETS], 0);
         if (r != 0 && r != -ESRCH)
             atomic_fetch_add(&cy_sh->bad, 1);
     }
@@ -549,6 +555,17 @@ static void test_calls_and_stops_while_targets_cycle(void **state)
     for (i = 0; i < CY_TARGETS; i++)
         assert_int_equal(pthread_create(&c[i].thread, NULL, cycle_main, &c[i]),
                          0);
+    /* The targets stay in their first run until a producer's call was
+     * accepted: otherwise, on a busy machine, every round could end
+     * before a producer ran, and the checks below would see nothing. */
+    {
+        uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
+
+        while (atomic_load(&cy->accepted) == 0) {
+            assert_true(tu_now_ms() < end);
+            sched_yield();
+        }
+    }
     /* This thread stops the targets, bound or not, until they are done. */
     while (atomic_load(&cy->cycling) > 0) {
         for (i = 1; i <= CY_TARGETS; i++) {
@@ -734,7 +751,7 @@ struct incarnation {
 struct visit_churn {
     struct tpoll *tp;
     struct incarnation *inc;
-    atomic_int done, bad;
+    atomic_int done, bad, visits;
 };
 
 static void *visit_churn_main(void *arg)
@@ -745,6 +762,15 @@ static void *visit_churn_main(void *arg)
     for (i = 0; i < VISIT_FDS; i++)
         fds[i][0] = fds[i][1] = -1;
     while (n < VISIT_INCARNATIONS) {
+        /* Halfway, let two visits end: one of them ran entirely while
+         * this thread's fds were inserted, however the two threads were
+         * scheduled. */
+        if (n == VISIT_INCARNATIONS / 2) {
+            int from = atomic_load(&vc->visits);
+
+            while (atomic_load(&vc->visits) < from + 2)
+                sched_yield();
+        }
         i = n % VISIT_FDS;
         if (fds[i][0] >= 0) {
             if (tpoll_fd_delete(vc->tp, fds[i][0]) < 0)
@@ -818,10 +844,11 @@ static void test_visit_while_fds_come_and_go(void **state)
             tpoll_fd_visit(vc.tp, TPOLL_THREAD(0), visit_check, &v), 0);
         assert_int_equal(v.bad, 0);
         visits++;
+        atomic_store(&vc.visits, visits);
     }
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(atomic_load(&vc.bad), 0);
-    assert_true(visits > 0);
+    assert_true(visits >= 2);
     /* The visit stops at fn's first non-zero, and returns it; a mask
      * that meets no fd's visits none. */
     for (i = 0; i < 2; i++) {
