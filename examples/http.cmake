@@ -16,3 +16,9 @@ if(TPOLL_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/http_wrk.sh $<TARGET_FILE:tpoll_http>
       ${CMAKE_CURRENT_LIST_DIR}/http_check.lua @BACKEND@)
 endif()
+# The server closes idle connections, and every open one when it stops
+# (bash's /dev/tcp as the client).
+if(TPOLL_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
+  tpoll_add_test(NAME example_http_close KIND example TIMEOUT 60
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/http_close.sh $<TARGET_FILE:tpoll_http> @BACKEND@)
+endif()

@@ -10,34 +10,16 @@ server=$1 lua=$2 backend=$3
 threads=${4:-2} conns=${5:-32} seconds=${6:-2}
 command -v wrk >/dev/null || { echo "wrk not installed: skipped"; exit 77; }
 
-dir=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-mkfifo "$dir/out"
-# The safety bound of --seconds only matters if this script dies.
-"$server" --port 0 --threads "$threads" --backend "$backend" --seconds 60 \
-    >"$dir/out" &
-pid=$!
-exec 3<"$dir/out"
-IFS= read -r banner <&3 || { echo "server did not start" >&2; exit 1; }
-echo "$banner"
-url=$(printf '%s\n' "$banner" | sed -n 's|.*\(http://[^ ]*\).*|\1|p')
-[ -n "$url" ] || { echo "no URL in: $banner" >&2; exit 1; }
+. "$(dirname "$0")/http_server.sh"
+server_start "$server" --port 0 --threads "$threads" --backend "$backend" \
+    --seconds 60
 
 wrk -t2 -c"$conns" -d"${seconds}s" -s "$lua" "$url" >"$dir/wrk.log" 2>&1 ||
     { cat "$dir/wrk.log"; exit 1; }
 cat "$dir/wrk.log"
 
 kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=
-cat <&3
-[ "$rc" -eq 0 ] || { echo "server exited with $rc" >&2; exit 1; }
+server_wait
 
 line=$(grep '^wrk-check:' "$dir/wrk.log") || { echo "no wrk-check line" >&2; exit 1; }
 val() { printf '%s\n' "$line" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
