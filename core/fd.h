@@ -55,7 +55,8 @@ int tp__fd_trylock(struct tp__fd *e, AO_t *st);
 AO_t tp__fd_lock(struct tp__fd *e);
 void tp__fd_unlock(struct tp__fd *e);
 
-/* Busy-wait step for the core's short spinlocks: pause, then yield. */
+/* Busy-wait step for the core's short spinlocks: 64 plain retries, then
+ * a yield per retry (a holder preempted on a busy machine gets the CPU). */
 void tp__spin_pause(unsigned *spins);
 
 /* What the poller of the thread with `bit` watches of the fd. */
