@@ -50,9 +50,7 @@ struct demo {
     atomic_int stop;
     atomic_ullong messages;
     atomic_int accepted;
-    int next_worker;     /* thread 0's: the next server thread to get one */
-    struct conn **by_fd; /* for cleanup after the threads are gone */
-    int max_fds;
+    int next_worker; /* thread 0's: the next server thread to get one */
 };
 
 struct worker {
@@ -87,12 +85,19 @@ static void release_conn(struct tpoll *tp, int fd, void *owner)
 
 static void close_conn(struct tpoll *tp, struct conn *c)
 {
-    int err;
+    int err = tpoll_fd_delete_async(tp, c->fd, release_conn);
 
-    demo.by_fd[c->fd] = NULL;
-    err = tpoll_fd_delete_async(tp, c->fd, release_conn);
     if (err)
         fail("delete connection", err);
+}
+
+/* The threads are gone: what is still inserted is closed here. */
+static int close_visited(struct tpoll *tp, int fd, void *owner, void *arg)
+{
+    (void)fd, (void)arg;
+    if (owner != NULL)
+        close_conn(tp, owner);
+    return 0;
 }
 
 /* Write what is buffered; with a full socket buffer, wait for SEND. */
@@ -182,17 +187,13 @@ static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 
 static struct conn *new_conn(int fd, int is_client)
 {
-    struct conn *c;
+    struct conn *c = calloc(1, sizeof(*c));
 
-    if (fd >= demo.max_fds)
-        fail("connection beyond the demo's table", EMFILE);
-    c = calloc(1, sizeof(*c));
     if (c == NULL)
         fail("calloc", ENOMEM);
     c->fd = fd;
     c->is_client = is_client;
     c->size = demo.size;
-    demo.by_fd[fd] = c;
     return c;
 }
 
@@ -226,7 +227,6 @@ static void listen_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c = new_conn(s, 0);
         if (tpoll_call(tp, to, adopt, c) != 0) {
-            demo.by_fd[s] = NULL;
             close(s);
             free(c);
         }
@@ -382,8 +382,6 @@ int main(int argc, char **argv)
     err = tpoll_create(&demo.tp, &o);
     if (err)
         fail("tpoll_create", err);
-    demo.max_fds = 1 << 16;
-    demo.by_fd = calloc((size_t)demo.max_fds, sizeof(*demo.by_fd));
     demo.listen_fd = setup_listener();
     if ((err = tpoll_fd_insert(demo.tp, demo.listen_fd, listen_cb, NULL,
                                TPOLL_THREAD(0))) != 0 ||
@@ -417,13 +415,12 @@ int main(int argc, char **argv)
            (unsigned long long)atomic_load(&demo.messages), secs,
            (double)atomic_load(&demo.messages) / secs, demo.size);
 
-    for (i = 0; i < demo.max_fds; i++)
-        if (demo.by_fd[i] != NULL)
-            close_conn(demo.tp, demo.by_fd[i]);
+    /* Every connection still inserted, on any thread (the listener has
+     * no owner). */
+    tpoll_fd_visit(demo.tp, ~(tpoll_mask_t)0, close_visited, NULL);
     tpoll_fd_delete(demo.tp, demo.listen_fd);
     close(demo.listen_fd);
     tpoll_destroy(demo.tp);
-    free(demo.by_fd);
     free(w);
     return atomic_load(&demo.messages) > 0 ? 0 : 1;
 }
