@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Cross-builds tpoll with Debian's cross toolchains and runs the test suite
-# under qemu-user, one architecture per invocation:
+# under qemu-user (i386 natively on an x86_64 kernel), one architecture per
+# invocation:
 #   ci/cross.sh arm64|s390x|i386 [extra ctest arguments]
 # Debian 12, as root or with sudo (installs packages unless
 # TPOLL_CROSS_NO_INSTALL=1). Meant for a disposable CI machine, yet it
@@ -76,6 +77,23 @@ for pc in "$stage"/root/usr/lib/"$multiarch"/pkgconfig/*.pc; do
     sed -i "s|^prefix=.*|prefix=$stage/root/usr|" "$pc"
 done
 
+# An x86_64 kernel runs i386 binaries itself: the tests run natively there,
+# on the real kernel's 32-bit system call layer. Under Debian 12's
+# qemu-i386 the second case of test_signals (a signal raised on one
+# thread for a watch of another, which sleeps in its poller) ended with
+# status 255 and no message, the guest calling exit_group(-1) right after
+# the loop thread's exit; the same binary passes natively, and the suite
+# passes under qemu for arm64 and s390x.
+runner=$qemu
+if [ "$arch" = i386 ] && [ "$(uname -m)" = x86_64 ]; then
+    printf 'int main(void) { return 0; }\n' >"$stage/probe.c"
+    if "$triplet-gcc" -o "$stage/probe" "$stage/probe.c" 2>/dev/null &&
+        "$stage/probe" 2>/dev/null; then
+        runner=native
+        export TPOLL_CROSS_NATIVE=1
+    fi
+fi
+
 # The emulated kqueue and event-port backends run too once they exist.
 emul=OFF
 [ -f "$src/backends/kqueue.c" ] && [ -f "$src/backends/port.c" ] && emul=ON
@@ -95,5 +113,5 @@ cd "$build"
 status=0
 ctest --output-on-failure -j"$jobs" --timeout 600 "$@" || status=$?
 end=$(date +%s)
-echo "cross.sh $arch ($qemu): packages $((installed - start)) s, build $((built - installed)) s, tests $((end - built)) s, total $((end - start)) s"
+echo "cross.sh $arch ($runner): packages $((installed - start)) s, build $((built - installed)) s, tests $((end - built)) s, total $((end - start)) s"
 exit $status
