@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+#include "http_common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Byte for byte the answers of examples/http.c: wrk's check script and the
+ * comparison both depend on it. */
+static const char hello[] = "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: text/plain\r\n"
+                            "Content-Length: 6\r\n"
+                            "\r\n"
+                            "hello\n";
+static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\n"
+                                  "Content-Length: 0\r\n"
+                                  "Connection: close\r\n"
+                                  "\r\n";
+static const char too_large[] =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    "Content-Length: 0\r\n"
+    "Connection: close\r\n"
+    "\r\n";
+
+void http_die(const char *name, const char *what, const char *err)
+{
+    fprintf(stderr, "%s: %s: %s\n", name, what, err);
+    exit(1);
+}
+
+static void usage(const char *name, int status)
+{
+    fprintf(status == 0 ? stdout : stderr,
+            "usage: %s [OPTION VALUE]...\n"
+            "The tpoll_http \"hello\" server on another event library, "
+            "for comparison.\n"
+            "  --port P        TCP port; 0 picks a free one (default: 0)\n"
+            "  --addr A        IPv4 address (default: 127.0.0.1)\n"
+            "  --threads N     loops, one per thread, each with its own "
+            "SO_REUSEPORT\n"
+            "                  listener (default: 1)\n"
+            "  --backend epoll the only one (default: epoll)\n"
+            "  --seconds S     stop after S seconds; 0: on SIGINT or SIGTERM "
+            "(default: 0)\n"
+            "  --idle MS       close a connection idle for MS milliseconds; "
+            "0: never\n"
+            "                  (default: 30000)\n",
+            name);
+    exit(status);
+}
+
+void http_parse_args(int argc, char **argv, struct http_opts *o)
+{
+    int i;
+
+    o->addr.sin_family = AF_INET;
+    o->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    o->threads = 1;
+    o->idle_ms = 30000;
+    for (i = 1; i < argc; i += 2) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            usage(o->name, 0);
+        if (v == NULL)
+            usage(o->name, 2);
+        if (strcmp(argv[i], "--port") == 0)
+            o->addr.sin_port = htons((unsigned short)atoi(v));
+        else if (strcmp(argv[i], "--addr") == 0) {
+            if (inet_pton(AF_INET, v, &o->addr.sin_addr) != 1)
+                usage(o->name, 2);
+        } else if (strcmp(argv[i], "--threads") == 0)
+            o->threads = atoi(v);
+        else if (strcmp(argv[i], "--seconds") == 0)
+            o->seconds = atoi(v);
+        else if (strcmp(argv[i], "--backend") == 0) {
+            /* Accepted so that one command line runs all the servers. */
+            if (strcmp(v, "epoll") != 0)
+                usage(o->name, 2);
+        } else if (strcmp(argv[i], "--idle") == 0)
+            o->idle_ms = (unsigned)strtoul(v, NULL, 10);
+        else
+            usage(o->name, 2);
+    }
+    if (o->threads < 1 || o->threads > 64 || o->seconds < 0)
+        usage(o->name, 2);
+}
+
+/* Every thread opens its own: with port 0 the first one picks the port
+ * and writes it back into o->addr for the others to share. */
+int http_listener(struct http_opts *o)
+{
+    socklen_t len = sizeof(o->addr);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        http_die(o->name, "socket", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        http_die(o->name, "SO_REUSEPORT", strerror(errno));
+    if (bind(fd, (struct sockaddr *)&o->addr, sizeof(o->addr)) < 0)
+        http_die(o->name, "bind", strerror(errno));
+    if (listen(fd, 1024) < 0)
+        http_die(o->name, "listen", strerror(errno));
+    if (getsockname(fd, (struct sockaddr *)&o->addr, &len) < 0)
+        http_die(o->name, "getsockname", strerror(errno));
+    return fd;
+}
+
+/* The scripts take the URL from this line, as they do from tpoll_http's. */
+void http_banner(const struct http_opts *o, const char *backend)
+{
+    printf("%s: listening on http://%s:%d/ with %d thread(s), backend %s, "
+           "reuseport listener\n",
+           o->name, inet_ntoa(o->addr.sin_addr), ntohs(o->addr.sin_port),
+           o->threads, backend);
+    fflush(stdout);
+}
+
+static void reply(struct http_buf *b, const char *msg, size_t len)
+{
+    memcpy(b->out + b->out_len, msg, len);
+    b->out_len += len;
+}
+
+static int header_is(const char *line, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+
+    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return 0;
+    line += n + 1;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return value == NULL || strncasecmp(line, value, strlen(value)) == 0;
+}
+
+/* The parser of examples/http.c, kept the same so that every server does
+ * the same work per request: answers the complete requests in in[] while
+ * an answer fits in out[], returns the bytes they used. */
+static size_t answer(struct http_buf *b, unsigned long long *requests)
+{
+    size_t used = 0;
+
+    while (!b->closing && b->out_len + sizeof(too_large) <= HTTP_OUT_CAP) {
+        char *req = b->in + used;
+        size_t avail = b->in_len - used;
+        char *end = memmem(req, avail, "\r\n\r\n", 4);
+        char *line, *eol;
+        long body = 0;
+
+        if (end == NULL) {
+            if (used == 0 && avail == HTTP_IN_CAP) {
+                reply(b, too_large, sizeof(too_large) - 1);
+                b->closing = 1;
+            }
+            break;
+        }
+        *end = '\0';
+        eol = strstr(req, "\r\n");
+        if (eol == NULL)
+            eol = end;
+        if (memmem(req, (size_t)(eol - req), " HTTP/1.", 8) == NULL) {
+            reply(b, bad_request, sizeof(bad_request) - 1);
+            b->closing = 1;
+            break;
+        }
+        if (memmem(req, (size_t)(eol - req), " HTTP/1.0", 9) != NULL)
+            b->closing = 1;
+        for (line = eol + 2; line < end; line = eol + 2) {
+            eol = strstr(line, "\r\n");
+            if (eol == NULL)
+                eol = end;
+            if (header_is(line, "Connection", "close"))
+                b->closing = 1;
+            else if (header_is(line, "Content-Length", NULL))
+                body = strtol(strchr(line, ':') + 1, NULL, 10);
+        }
+        if (body < 0 ||
+            (size_t)(end + 4 - req) + (size_t)body > HTTP_IN_CAP) {
+            reply(b, bad_request, sizeof(bad_request) - 1);
+            b->closing = 1;
+            break;
+        }
+        if ((size_t)(end + 4 - req) + (size_t)body > avail) {
+            *end = '\r';
+            break;
+        }
+        reply(b, hello, sizeof(hello) - 1);
+        (*requests)++;
+        used += (size_t)(end + 4 - req) + (size_t)body;
+    }
+    return used;
+}
+
+/* Answers and sends until the input has no complete request left, the
+ * socket is full or the connection must close, as tpoll_http's conn_cb
+ * does. Returns what send_fn last returned. */
+int http_serve(struct http_buf *b, http_send_fn *send_fn, void *arg,
+               unsigned long long *requests)
+{
+    size_t used;
+    int flushed;
+
+    do {
+        used = answer(b, requests);
+        memmove(b->in, b->in + used, b->in_len - used);
+        b->in_len -= used;
+        flushed = send_fn(b, arg);
+        if (flushed == 1)
+            b->out_off = b->out_len = 0;
+    } while (flushed == 1 && used > 0 && !b->closing);
+    return flushed;
+}
+
+/* Thread 0 is the caller's, which keeps SIGINT and SIGTERM: the others
+ * start with them blocked, so the signal watch of thread 0's loop gets
+ * them. */
+void http_run_threads(int threads, void *(*fn)(void *), void *args,
+                      size_t size)
+{
+    pthread_t *t = calloc((size_t)threads, sizeof(*t));
+    sigset_t block, old;
+    int i, rc;
+
+    if (t == NULL)
+        http_die("http", "calloc", strerror(ENOMEM));
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (i = 1; i < threads; i++)
+        if ((rc = pthread_create(&t[i], NULL, fn,
+                                 (char *)args + (size_t)i * size)) != 0)
+            http_die("http", "pthread_create", strerror(rc));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    fn(args);
+    for (i = 1; i < threads; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the libuv and libev HTTP servers share with each other and, by
+ * construction, with examples/http.c: the command line, the banner, the
+ * SO_REUSEPORT listeners and the request parsing. Only the event loop
+ * differs between the three, which is what the comparison is about.
+ */
+#ifndef BENCH_HTTP_COMMON_H
+#define BENCH_HTTP_COMMON_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#define HTTP_IN_CAP 8192
+#define HTTP_OUT_CAP 16384
+#define HTTP_ACCEPT_BURST 64
+
+struct http_opts {
+    const char *name; /* program name, for the banner and errors */
+    struct sockaddr_in addr;
+    int threads;
+    int seconds;
+    unsigned idle_ms;
+};
+
+/* One connection's buffers, sized and consumed as tpoll_http does. */
+struct http_buf {
+    int closing; /* close once out[] is flushed */
+    size_t in_len;
+    size_t out_len, out_off;
+    char in[HTTP_IN_CAP];
+    char out[HTTP_OUT_CAP];
+};
+
+/* Sends out[out_off..out_len): 1 once all of it went, 0 if the socket is
+ * full, -1 on error. */
+typedef int http_send_fn(struct http_buf *b, void *arg);
+
+void http_die(const char *name, const char *what, const char *err);
+void http_parse_args(int argc, char **argv, struct http_opts *o);
+int http_listener(struct http_opts *o);
+void http_banner(const struct http_opts *o, const char *backend);
+int http_serve(struct http_buf *b, http_send_fn *send_fn, void *arg,
+               unsigned long long *requests);
+void http_run_threads(int threads, void *(*fn)(void *), void *args,
+                      size_t size);
+
+#endif
