@@ -193,6 +193,7 @@ int main(int argc, char **argv)
     ev_signal sigint_w, sigterm_w;
     ev_timer deadline;
     unsigned long long requests = 0, accepted = 0;
+    char backend[64];
     int i;
 
     http_parse_args(argc, argv, &opts);
@@ -221,7 +222,9 @@ int main(int argc, char **argv)
     ev_timer_init(&deadline, on_deadline, opts.seconds, 0);
     if (opts.seconds > 0)
         ev_timer_start(workers[0].loop, &deadline);
-    http_banner(&opts, "libev-epoll");
+    snprintf(backend, sizeof(backend), "libev %d.%d epoll", ev_version_major(),
+             ev_version_minor());
+    http_banner(&opts, backend);
 
     http_run_threads(opts.threads, worker_main, workers, sizeof(*workers));
 

@@ -231,6 +231,7 @@ int main(int argc, char **argv)
     uv_signal_t sigint_w, sigterm_w;
     uv_timer_t deadline;
     unsigned long long requests = 0, accepted = 0;
+    char backend[64];
     int i;
 
     /* close_walk tells the server's handles by their NULL data. */
@@ -263,7 +264,8 @@ int main(int argc, char **argv)
     if (opts.seconds > 0)
         uv_timer_start(&deadline, on_deadline, (uint64_t)opts.seconds * 1000,
                        0);
-    http_banner(&opts, "libuv-epoll");
+    snprintf(backend, sizeof(backend), "libuv %s epoll", uv_version_string());
+    http_banner(&opts, backend);
 
     http_run_threads(opts.threads, worker_main, workers, sizeof(*workers));
 

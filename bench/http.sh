@@ -1,0 +1,108 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# bench/http.sh BUILD_DIR [ROUNDS]
+# tpoll_http (epoll) against the same hello server on libuv and on libev
+# (bench_http_libuv, bench_http_libev), each with 1 and 2 server threads,
+# all driven by one wrk command that checks every response
+# (examples/http_check.lua). Each round runs every server once, in an
+# order that rotates from round to round, so that a drift of the machine
+# spreads over all of them. Prints a markdown table of the medians on
+# stdout (progress on stderr); fails if any run saw an error or a wrong
+# response.
+#
+# BUILD_DIR is a Release build with -DTPOLL_BUILD_BENCH=ON and libuv and
+# libev installed. The load generator shares the machine with the
+# servers: on a small machine the numbers are those of wrk and the server
+# together, which the table says by naming the CPU and its core count.
+set -eu
+build=${1:?usage: bench/http.sh BUILD_DIR [ROUNDS]}
+rounds=${2:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+lua=$here/../examples/http_check.lua
+wrk_args="-t2 -c64 -d${HTTP_BENCH_SECONDS:-5}s"
+thread_counts="1 2"
+
+tpoll=$build/examples/tpoll_http
+libuv=$build/bench/bench_http_libuv
+libev=$build/bench/bench_http_libev
+for bin in "$tpoll" "$libuv" "$libev"; do
+    [ -x "$bin" ] || { echo "missing $bin (build with -DTPOLL_BUILD_BENCH=ON, libuv1-dev and libev-dev)" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
+
+. "$here/../examples/http_server.sh"
+results=$dir/results
+
+# A test suite running beside the servers would be measured too: wait
+# for it, checking every minute, for at most 30 minutes.
+wait_quiet() {
+    tries=0
+    while pgrep -f 'ctest|ci/test.sh|\.ci/run' >/dev/null; do
+        tries=$((tries + 1))
+        [ "$tries" -le 30 ] || { echo "still busy after 30 min" >&2; exit 1; }
+        echo "busy (tests running; $(uptime)), waiting 60 s" >&2
+        sleep 60
+    done
+}
+
+# run NAME BIN THREADS: one wrk run, its requests/s appended to results.
+run() {
+    server_start "$2" --port 0 --threads "$3" --backend epoll --seconds 120 >&2
+    wrk $wrk_args -s "$lua" "$url" >"$dir/wrk.log" 2>&1 ||
+        { cat "$dir/wrk.log" >&2; exit 1; }
+    kill -TERM "$pid"
+    server_wait >&2
+    line=$(grep '^wrk-check:' "$dir/wrk.log") ||
+        { cat "$dir/wrk.log" >&2; echo "no wrk-check line" >&2; exit 1; }
+    val() { printf '%s\n' "$line" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+    if [ "$(val requests)" -eq 0 ] || [ "$(val checked)" -ne "$(val requests)" ] ||
+        [ "$(val invalid)" -ne 0 ] || [ "$(val errors)" -ne 0 ] ||
+        grep -q 'Non-2xx\|Socket errors' "$dir/wrk.log"; then
+        cat "$dir/wrk.log" >&2
+        echo "FAILED: $1 with $3 thread(s): $line" >&2
+        exit 1
+    fi
+    printf '%s\n' "$banner" | sed -n 's/.*backend \([^,]*\),.*/\1/p' >"$dir/label.$1"
+    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$dir/wrk.log")
+    echo "$1 $3 $rps" >>"$results"
+    echo "$1 threads=$3: $rps requests/s ($line)" >&2
+}
+
+servers="tpoll libuv libev"
+r=1
+while [ "$r" -le "$rounds" ]; do
+    wait_quiet
+    echo "round $r/$rounds ($(uptime))" >&2
+    for n in $thread_counts; do
+        for name in $servers; do
+            eval "run $name \"\$$name\" $n"
+        done
+    done
+    # Rotate: tpoll libuv libev, then libuv libev tpoll, ...
+    servers="${servers#* } ${servers%% *}"
+    r=$((r + 1))
+done
+
+median() {
+    awk -v s="$1" -v n="$2" '$1 == s && $2 == n { print $3 }' "$results" |
+        sort -n | awk '{ v[NR] = $1 }
+            END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+echo "CPU: $cpu, $(nproc) cores (wrk -t2 runs on the same cores as the server)"
+echo "Date: $(date -u +%Y-%m-%d), $(uname -sr), $rounds rounds"
+echo "Command: wrk $wrk_args -s examples/http_check.lua URL"
+echo
+echo "| server | threads | requests/s (median of $rounds) | vs tpoll |"
+echo "| --- | ---: | ---: | ---: |"
+for n in $thread_counts; do
+    base=$(median tpoll "$n")
+    for name in tpoll libuv libev; do
+        m=$(median "$name" "$n")
+        label=$(cat "$dir/label.$name")
+        [ "$name" != tpoll ] || label="tpoll_http $label"
+        ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+        echo "| $label | $n | $m | $ratio |"
+    done
+done
