@@ -50,6 +50,9 @@ run() {
     server_start "$2" --port 0 --threads "$3" --backend epoll --seconds 120 >&2
     wrk $wrk_args -s "$lua" "$url" >"$dir/wrk.log" 2>&1 ||
         { cat "$dir/wrk.log" >&2; exit 1; }
+    # The server's CPU time over the run (it idles before and after):
+    # wrk's share of the cores does not enter it.
+    ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
     kill -TERM "$pid"
     server_wait >&2
     line=$(grep '^wrk-check:' "$dir/wrk.log") ||
@@ -64,8 +67,10 @@ run() {
     fi
     printf '%s\n' "$banner" | sed -n 's/.*backend \([^,]*\),.*/\1/p' >"$dir/label.$1"
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$dir/wrk.log")
-    echo "$1 $3 $rps" >>"$results"
-    echo "$1 threads=$3: $rps requests/s ($line)" >&2
+    us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$(val requests)" \
+        'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
+    echo "$1 $3 $rps $us" >>"$results"
+    echo "$1 threads=$3: $rps requests/s, server CPU $us us/request ($line)" >&2
 }
 
 servers="tpoll libuv libev"
@@ -83,10 +88,16 @@ while [ "$r" -le "$rounds" ]; do
     r=$((r + 1))
 done
 
+# median SERVER THREADS COLUMN FORMAT
 median() {
+    awk -v s="$1" -v n="$2" -v c="$3" '$1 == s && $2 == n { print $c }' "$results" |
+        sort -n | awk -v f="$4" '{ v[NR] = $1 }
+            END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# range SERVER THREADS: lowest and highest requests/s
+range() {
     awk -v s="$1" -v n="$2" '$1 == s && $2 == n { print $3 }' "$results" |
-        sort -n | awk '{ v[NR] = $1 }
-            END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+        sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f–%.0f", lo, hi }'
 }
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
@@ -94,15 +105,18 @@ echo "CPU: $cpu, $(nproc) cores (wrk -t2 runs on the same cores as the server)"
 echo "Date: $(date -u +%Y-%m-%d), $(uname -sr), $rounds rounds"
 echo "Command: wrk $wrk_args -s examples/http_check.lua URL"
 echo
-echo "| server | threads | requests/s (median of $rounds) | vs tpoll |"
-echo "| --- | ---: | ---: | ---: |"
+echo "| server | threads | requests/s (median of $rounds) | vs tpoll | range | server CPU µs/request | vs tpoll |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in $thread_counts; do
-    base=$(median tpoll "$n")
+    base=$(median tpoll "$n" 3 %.0f)
+    base_us=$(median tpoll "$n" 4 %.3f)
     for name in tpoll libuv libev; do
-        m=$(median "$name" "$n")
+        m=$(median "$name" "$n" 3 %.0f)
+        us=$(median "$name" "$n" 4 %.3f)
         label=$(cat "$dir/label.$name")
         [ "$name" != tpoll ] || label="tpoll_http $label"
         ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
-        echo "| $label | $n | $m | $ratio |"
+        ratio_us=$(awk -v a="$us" -v b="$base_us" 'BEGIN { printf "%.2f", a / b }')
+        echo "| $label | $n | $m | $ratio | $(range "$name" "$n") | $us | $ratio_us |"
     done
 done
