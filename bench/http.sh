@@ -45,7 +45,8 @@ wait_quiet() {
     done
 }
 
-# run NAME BIN THREADS: one wrk run, its requests/s appended to results.
+# run NAME BIN THREADS: one wrk run, its requests/s and the server's CPU
+# time per request appended to the round's results.
 run() {
     server_start "$2" --port 0 --threads "$3" --backend epoll --seconds 120 >&2
     wrk $wrk_args -s "$lua" "$url" >"$dir/wrk.log" 2>&1 ||
@@ -69,7 +70,7 @@ run() {
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$dir/wrk.log")
     us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$(val requests)" \
         'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
-    echo "$1 $3 $rps $us" >>"$results"
+    echo "$1 $3 $rps $us" >>"$dir/round"
     echo "$1 threads=$3: $rps requests/s, server CPU $us us/request ($line)" >&2
 }
 
@@ -78,11 +79,18 @@ r=1
 while [ "$r" -le "$rounds" ]; do
     wait_quiet
     echo "round $r/$rounds ($(uptime))" >&2
+    : >"$dir/round"
     for n in $thread_counts; do
         for name in $servers; do
             eval "run $name \"\$$name\" $n"
         done
     done
+    # Tests that started meanwhile spoil the round: it is run again.
+    if pgrep -f 'ctest|ci/test.sh|\.ci/run' >/dev/null; then
+        echo "tests started during round $r: it does not count" >&2
+        continue
+    fi
+    cat "$dir/round" >>"$results"
     # Rotate: tpoll libuv libev, then libuv libev tpoll, ...
     servers="${servers#* } ${servers%% *}"
     r=$((r + 1))
