@@ -12,8 +12,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#define HTTP_IN_CAP 8192
-#define HTTP_OUT_CAP 16384
+#include "http_parse.h"
+
 #define HTTP_ACCEPT_BURST 64
 
 struct http_opts {
@@ -22,15 +22,6 @@ struct http_opts {
     int threads;
     int seconds;
     unsigned idle_ms;
-};
-
-/* One connection's buffers, sized and consumed as tpoll_http does. */
-struct http_buf {
-    int closing; /* close once out[] is flushed */
-    size_t in_len;
-    size_t out_len, out_off;
-    char in[HTTP_IN_CAP];
-    char out[HTTP_OUT_CAP];
 };
 
 /* Sends out[out_off..out_len): 1 once all of it went, 0 if the socket is

@@ -29,44 +29,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <tpoll.h>
 
-#define IN_CAP 8192
-#define OUT_CAP 16384
-#define ACCEPT_BURST 64
+#include "http_parse.h"
 
-static const char hello[] = "HTTP/1.1 200 OK\r\n"
-                            "Content-Type: text/plain\r\n"
-                            "Content-Length: 6\r\n"
-                            "\r\n"
-                            "hello\n";
-static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\n"
-                                  "Content-Length: 0\r\n"
-                                  "Connection: close\r\n"
-                                  "\r\n";
-static const char too_large[] =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    "Content-Length: 0\r\n"
-    "Connection: close\r\n"
-    "\r\n";
+#define ACCEPT_BURST 64
 
 struct worker;
 
 struct conn {
     int fd;
-    int closing; /* close once out[] is flushed */
     int blocked; /* out[] is waiting for TPOLL_SEND, input is paused */
     struct worker *w;
     struct tpoll_timer idle; /* pushed back at every request */
-    size_t in_len;
-    size_t out_len, out_off;
-    char in[IN_CAP];
-    char out[OUT_CAP];
+    struct http_buf b;
 };
 
 struct server {
@@ -138,120 +118,46 @@ static void conn_active(struct tpoll *tp, struct conn *c)
 /* Returns 1 once out[] is empty, 0 if the socket is full, -1 on error. */
 static int conn_flush(struct conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+    struct http_buf *b = &c->b;
+
+    while (b->out_off < b->out_len) {
+        ssize_t n = send(c->fd, b->out + b->out_off, b->out_len - b->out_off,
                          MSG_NOSIGNAL);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-        c->out_off += (size_t)n;
+        b->out_off += (size_t)n;
     }
-    c->out_off = c->out_len = 0;
+    b->out_off = b->out_len = 0;
     return 1;
-}
-
-static void conn_reply(struct conn *c, const char *msg, size_t len)
-{
-    memcpy(c->out + c->out_len, msg, len);
-    c->out_len += len;
-}
-
-static int header_is(const char *line, const char *name, const char *value)
-{
-    size_t n = strlen(name);
-
-    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
-        return 0;
-    line += n + 1;
-    while (*line == ' ' || *line == '\t')
-        line++;
-    return value == NULL || strncasecmp(line, value, strlen(value)) == 0;
-}
-
-/*
- * Answers the complete requests buffered in in[] while a response still fits
- * in out[]. Returns the bytes consumed; sets c->closing when the connection
- * must end after the answers already queued.
- */
-static size_t conn_answer(struct conn *c)
-{
-    size_t used = 0;
-
-    while (!c->closing && c->out_len + sizeof(too_large) <= OUT_CAP) {
-        char *req = c->in + used;
-        size_t avail = c->in_len - used;
-        char *end = memmem(req, avail, "\r\n\r\n", 4);
-        char *line, *eol;
-        long body = 0;
-
-        if (end == NULL) {
-            if (used == 0 && avail == IN_CAP) {
-                conn_reply(c, too_large, sizeof(too_large) - 1);
-                c->closing = 1;
-            }
-            break;
-        }
-        *end = '\0'; /* headers become one string; the request is used up */
-        eol = strstr(req, "\r\n");
-        if (eol == NULL)
-            eol = end;
-        if (memmem(req, (size_t)(eol - req), " HTTP/1.", 8) == NULL) {
-            conn_reply(c, bad_request, sizeof(bad_request) - 1);
-            c->closing = 1;
-            break;
-        }
-        if (memmem(req, (size_t)(eol - req), " HTTP/1.0", 9) != NULL)
-            c->closing = 1;
-        for (line = eol + 2; line < end; line = eol + 2) {
-            eol = strstr(line, "\r\n");
-            if (eol == NULL)
-                eol = end;
-            if (header_is(line, "Connection", "close"))
-                c->closing = 1;
-            else if (header_is(line, "Content-Length", NULL))
-                body = strtol(strchr(line, ':') + 1, NULL, 10);
-        }
-        if (body < 0 || (size_t)(end + 4 - req) + (size_t)body > IN_CAP) {
-            conn_reply(c, bad_request, sizeof(bad_request) - 1);
-            c->closing = 1;
-            break;
-        }
-        if ((size_t)(end + 4 - req) + (size_t)body > avail) {
-            *end = '\r'; /* wait for the body: keep the request intact */
-            break;
-        }
-        conn_reply(c, hello, sizeof(hello) - 1);
-        c->w->requests++;
-        used += (size_t)(end + 4 - req) + (size_t)body;
-    }
-    return used;
 }
 
 static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct conn *c = owner;
+    struct http_buf *b = &c->b;
     size_t used;
     int flushed;
 
     (void)fd;
-    if ((events & TPOLL_RECV) && c->in_len < IN_CAP) {
-        ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
+    if ((events & TPOLL_RECV) && b->in_len < HTTP_IN_CAP) {
+        ssize_t n = recv(c->fd, b->in + b->in_len, HTTP_IN_CAP - b->in_len, 0);
 
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             conn_close(tp, c);
             return;
         }
         if (n > 0) {
-            c->in_len += (size_t)n;
+            b->in_len += (size_t)n;
             conn_active(tp, c);
         }
     }
     do {
-        used = conn_answer(c);
-        memmove(c->in, c->in + used, c->in_len - used);
-        c->in_len -= used;
+        used = http_answer(b, &c->w->requests);
+        memmove(b->in, b->in + used, b->in_len - used);
+        b->in_len -= used;
         flushed = conn_flush(c);
-    } while (flushed == 1 && used > 0 && !c->closing);
-    if (flushed < 0 || (flushed && c->closing)) {
+    } while (flushed == 1 && used > 0 && !b->closing);
+    if (flushed < 0 || (flushed && b->closing)) {
         conn_close(tp, c);
         return;
     }

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-add_executable(tpoll_http ${CMAKE_CURRENT_LIST_DIR}/http.c)
+add_executable(tpoll_http ${CMAKE_CURRENT_LIST_DIR}/http.c
+  ${CMAKE_CURRENT_LIST_DIR}/http_parse.c)
 tpoll_c11(tpoll_http)
 target_compile_definitions(tpoll_http PRIVATE _GNU_SOURCE)
 target_link_libraries(tpoll_http PRIVATE tpoll::tpoll tpoll_warnings tpoll_sanitize Threads::Threads)
