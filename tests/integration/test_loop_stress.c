@@ -558,14 +558,7 @@ static void test_calls_and_stops_while_targets_cycle(void **state)
     /* The targets stay in their first run until a producer's call was
      * accepted: otherwise, on a busy machine, every round could end
      * before a producer ran, and the checks below would see nothing. */
-    {
-        uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
-
-        while (atomic_load(&cy->accepted) == 0) {
-            assert_true(tu_now_ms() < end);
-            sched_yield();
-        }
-    }
+    assert_true(tu_wait_atomic(&cy->accepted, 1));
     /* This thread stops the targets, bound or not, until they are done. */
     while (atomic_load(&cy->cycling) > 0) {
         for (i = 1; i <= CY_TARGETS; i++) {
@@ -751,7 +744,8 @@ struct incarnation {
 struct visit_churn {
     struct tpoll *tp;
     struct incarnation *inc;
-    atomic_int done, bad, visits;
+    atomic_int done, bad;
+    atomic_ulong visits;
 };
 
 static void *visit_churn_main(void *arg)
@@ -765,12 +759,9 @@ static void *visit_churn_main(void *arg)
         /* Halfway, let two visits end: one of them ran entirely while
          * this thread's fds were inserted, however the two threads were
          * scheduled. */
-        if (n == VISIT_INCARNATIONS / 2) {
-            int from = atomic_load(&vc->visits);
-
-            while (atomic_load(&vc->visits) < from + 2)
-                sched_yield();
-        }
+        if (n == VISIT_INCARNATIONS / 2 &&
+            !tu_wait_atomic(&vc->visits, atomic_load(&vc->visits) + 2))
+            atomic_fetch_add(&vc->bad, 1);
         i = n % VISIT_FDS;
         if (fds[i][0] >= 0) {
             if (tpoll_fd_delete(vc->tp, fds[i][0]) < 0)
@@ -844,7 +835,7 @@ static void test_visit_while_fds_come_and_go(void **state)
             tpoll_fd_visit(vc.tp, TPOLL_THREAD(0), visit_check, &v), 0);
         assert_int_equal(v.bad, 0);
         visits++;
-        atomic_store(&vc.visits, visits);
+        atomic_store(&vc.visits, (unsigned long)visits);
     }
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(atomic_load(&vc.bad), 0);

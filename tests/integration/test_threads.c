@@ -204,16 +204,11 @@ static void test_late_thread_registers(void **state)
  */
 static void wait_iteration_after(struct tpoll *tp, struct tu_loop *l)
 {
-    unsigned long from = atomic_load(&l->loops);
-    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
-    unsigned long k;
+    unsigned long from = atomic_load(&l->loops), k;
 
     for (k = 1; k <= 2; k++) {
         assert_int_equal(tpoll_wake(tp, l->tid), 0);
-        while (atomic_load(&l->loops) < from + k) {
-            assert_true(tu_now_ms() < end);
-            sched_yield();
-        }
+        assert_true(tu_wait_atomic(&l->loops, from + k));
     }
 }
 
