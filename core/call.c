@@ -58,19 +58,49 @@ static int push_locked(struct tp__thread *th, struct tp__svc *s,
     return 0;
 }
 
-int tpoll_call(struct tpoll *tp, int tid, tpoll_call_fn fn, void *arg)
+/* Entered with the lock held: the first call since the owner took its
+ * queue (it notifies), a full ring, a queue that is not live. */
+static TP_NOINLINE int call_locked(struct tp__thread *th, struct tp__svc *s,
+                                   tpoll_call_fn fn, void *arg)
 {
     struct tp__call c = {fn, arg};
-    struct tp__svc *s;
-    int err;
+    int err = s->live ? push_locked(th, s, &c) : -ESRCH;
 
-    if (tp == NULL || fn == NULL || tid < 0 || tid >= tp->nthreads)
-        return -EINVAL;
-    s = tp->threads[tid].svc;
-    svc_lock(s);
-    err = s->live ? push_locked(&tp->threads[tid], s, &c) : -ESRCH;
     svc_unlock(s);
     return err;
+}
+
+static TP_NOINLINE int call_contended(struct tp__thread *th,
+                                      struct tp__svc *s, tpoll_call_fn fn,
+                                      void *arg)
+{
+    tp__svc_spin_wait(&s->lock);
+    return call_locked(th, s, fn, arg);
+}
+
+/* The common call is a store between a lock and an unlock, and every
+ * other case leaves by a tail call: no registers to save, as it is what a
+ * producer pays per call. */
+int tpoll_call(struct tpoll *tp, int tid, tpoll_call_fn fn, void *arg)
+{
+    struct tp__svc *s;
+
+    if (TP_UNLIKELY(tp == NULL || fn == NULL || tid < 0 ||
+                    tid >= tp->nthreads))
+        return -EINVAL;
+    s = tp->threads[tid].svc;
+    if (TP_UNLIKELY(tp_cas(&s->lock, 0, 1) != 0))
+        return call_contended(&tp->threads[tid], s, fn, arg);
+    if (TP_LIKELY(s->live && s->ncalls < s->cap &&
+                  tp_load_relaxed(&s->mail) != 0)) {
+        struct tp__call *c = &s->ring[s->ncalls++];
+
+        c->fn = fn;
+        c->arg = arg;
+        svc_unlock(s);
+        return 0;
+    }
+    return call_locked(&tp->threads[tid], s, fn, arg);
 }
 
 int tp__call_request(struct tp__thread *th, struct tpoll_timer *t,

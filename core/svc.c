@@ -62,6 +62,15 @@ void tp__svc_close(struct tp__thread *th)
     tp__wheel_init(&th->svc->wheel);
 }
 
+void tp__svc_spin_wait(tp_atomic_t *lock)
+{
+    unsigned spins = 0;
+
+    do
+        tp__spin_pause(&spins);
+    while (tp_cas(lock, 0, 1) != 0);
+}
+
 /* Gates closed first: a signal handler in the child that finds a gate
  * open would use a wake fd shared with the parent. The calling thread's
  * timers are its copy, kept; a vanished thread's wheel may have been

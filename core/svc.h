@@ -82,12 +82,13 @@ struct tp__taken {
 
 /* The services' spinlocks (a queue, the signal slots): held for a few
  * stores. */
+void tp__svc_spin_wait(tp_atomic_t *lock);
+
+/* The wait for a held lock is out of line: callers stay small. */
 static inline void tp__svc_spin_lock(tp_atomic_t *lock)
 {
-    unsigned spins = 0;
-
-    while (tp_cas(lock, 0, 1) != 0)
-        tp__spin_pause(&spins);
+    if (TP_UNLIKELY(tp_cas(lock, 0, 1) != 0))
+        tp__svc_spin_wait(lock);
 }
 
 static inline void tp__svc_spin_unlock(tp_atomic_t *lock)

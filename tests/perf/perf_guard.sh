@@ -32,13 +32,14 @@ over_bare() { # P A
 }
 
 rereg=$(( ($(ir rereg 200 15) - $(ir rereg 200 5)) / (10 * 200) ))
+call=$(( ($(ir calls 200 600) - $(ir calls 200 200)) / (400 * 200) ))
 a1=$(over_bare 100 1)
 a64=$(over_bare 128 64)
 
 status=0
 printf '%-28s %10s %10s  %s\n' figure measured budget verdict
 for line in "event_overhead_a1 $a1" "event_overhead_a64 $a64" \
-            "rereg_per_fd $rereg"; do
+            "rereg_per_fd $rereg" "call_per_call $call"; do
     set -- $line
     budget=$(awk -v k="$1" '$1 == k {print $2}' "$budgets")
     if [ -z "$budget" ]; then

@@ -154,6 +154,36 @@ static void run_rereg(long rounds)
     close_tpoll(tp);
 }
 
+static long calls_ran;
+
+static void on_call(struct tpoll *tp, void *arg)
+{
+    (void)tp, (void)arg;
+    calls_ran++;
+}
+
+/* What a producer and the owner pay per cross-thread call, with the
+ * owner's wait amortised over a batch of B (the caller is both: posting
+ * to itself takes the same path as posting from another thread, minus
+ * the cache misses that callgrind does not count). */
+static void run_calls(int batch, long rounds)
+{
+    struct tpoll *tp;
+    long k;
+    int i;
+
+    if (tpoll_create(&tp, NULL) || tpoll_thread_start(tp, 0))
+        die("tpoll_create");
+    for (k = 0; k < rounds; k++) {
+        for (i = 0; i < batch; i++)
+            if (tpoll_call(tp, 0, on_call, NULL))
+                die("tpoll_call");
+        if (tpoll_wait(tp, 0) < 0)
+            die("tpoll_wait");
+    }
+    tpoll_destroy(tp);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "event") == 0) {
@@ -173,6 +203,11 @@ int main(int argc, char **argv)
         run_rereg(atol(argv[3]));
         return 0;
     }
-    fprintf(stderr, "usage: perf_ring event bare|tpoll P A W | rereg P K\n");
+    if (argc == 4 && strcmp(argv[1], "calls") == 0) {
+        run_calls(atoi(argv[2]), atol(argv[3]));
+        return calls_ran == atoi(argv[2]) * atol(argv[3]) ? 0 : 1;
+    }
+    fprintf(stderr,
+            "usage: perf_ring event bare|tpoll P A W | rereg P K | calls B K\n");
     return 2;
 }
