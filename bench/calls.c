@@ -8,6 +8,7 @@
  * calls per second, median over R rounds, and the ratio to tpoll.
  *   bench_calls [-r ROUNDS] [-p PRODUCERS] [-n CALLS_PER_PRODUCER]
  *               [-o IMPL] (only that one, for a profiler)
+ *               [-s BATCH] (one thread posting to itself: see below)
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -197,55 +198,56 @@ static void lu_consume(struct bench *b)
 }
 #endif
 
-static double round_of(const char *impl, int producers, long per)
+/* The implementation's loop, with b->post set; returns its consumer. */
+static void (*open_impl(struct bench *b, const char *impl))(struct bench *)
 {
-    struct bench *b = aligned_alloc(64, sizeof(struct bench));
-    pthread_t th[MAX_PRODUCERS];
-    void (*consume)(struct bench *) = NULL;
-    double t0, dt;
-    int i;
-
-    if (b == NULL)
-        die("aligned_alloc");
-    memset(b, 0, sizeof(*b));
-    b->producers = producers;
-    b->per_producer = per;
-    b->total = per * producers;
     pthread_mutex_init(&b->q.mu, NULL);
     if (strcmp(impl, "tpoll") == 0) {
         if (tpoll_create(&b->tp, NULL) || tpoll_thread_start(b->tp, 0))
             die("tpoll");
         b->post = tp_post;
-        consume = tp_consume;
+        return tp_consume;
+    }
 #ifdef BENCH_HAVE_LIBEV
-    } else if (strcmp(impl, "libev") == 0) {
+    if (strcmp(impl, "libev") == 0) {
         b->evl = ev_loop_new(EVBACKEND_EPOLL);
         ev_async_init(&b->eva, lv_async);
         b->eva.data = b;
         ev_async_start(b->evl, &b->eva);
         b->post = lv_post;
-        consume = lv_consume;
+        return lv_consume;
+    }
 #endif
 #ifdef BENCH_HAVE_LIBUV
-    } else if (strcmp(impl, "libuv") == 0) {
+    if (strcmp(impl, "libuv") == 0) {
         uv_loop_init(&b->uvl);
         uv_async_init(&b->uvl, &b->uva, lu_async);
         b->uva.data = b;
         b->post = lu_post;
-        consume = lu_consume;
-#endif
+        return lu_consume;
     }
-    for (i = 0; i < producers; i++)
-        if (pthread_create(&th[i], NULL, producer, b))
-            die("pthread_create");
-    while (atomic_load(&b->ready) < producers)
-        ;
-    t0 = bench_now_s();
-    atomic_store(&b->go, 1);
-    consume(b);
-    dt = bench_now_s() - t0;
-    for (i = 0; i < producers; i++)
-        pthread_join(th[i], NULL);
+#endif
+    die("unknown implementation");
+    return NULL;
+}
+
+/* One pass of the loop that does not block. */
+static void run_once(struct bench *b)
+{
+    if (b->tp != NULL)
+        tpoll_wait(b->tp, 0);
+#ifdef BENCH_HAVE_LIBEV
+    if (b->evl != NULL)
+        ev_run(b->evl, EVRUN_NOWAIT);
+#endif
+#ifdef BENCH_HAVE_LIBUV
+    if (b->post == lu_post)
+        uv_run(&b->uvl, UV_RUN_NOWAIT);
+#endif
+}
+
+static void close_impl(struct bench *b)
+{
     if (b->tp != NULL)
         tpoll_destroy(b->tp);
 #ifdef BENCH_HAVE_LIBEV
@@ -255,7 +257,7 @@ static double round_of(const char *impl, int producers, long per)
     }
 #endif
 #ifdef BENCH_HAVE_LIBUV
-    if (consume == lu_consume) {
+    if (b->post == lu_post) {
         uv_close((uv_handle_t *)&b->uva, NULL);
         uv_run(&b->uvl, UV_RUN_DEFAULT);
         uv_loop_close(&b->uvl);
@@ -275,7 +277,68 @@ static double round_of(const char *impl, int producers, long per)
 #endif
     pthread_mutex_destroy(&b->q.mu);
     free(b);
+}
+
+static struct bench *new_bench(int producers, long per)
+{
+    struct bench *b = aligned_alloc(64, sizeof(struct bench));
+
+    if (b == NULL)
+        die("aligned_alloc");
+    memset(b, 0, sizeof(*b));
+    b->producers = producers;
+    b->per_producer = per;
+    b->total = per * producers;
+    return b;
+}
+
+static double round_of(const char *impl, int producers, long per)
+{
+    struct bench *b = new_bench(producers, per);
+    void (*consume)(struct bench *) = open_impl(b, impl);
+    pthread_t th[MAX_PRODUCERS];
+    double t0, dt;
+    int i;
+
+    for (i = 0; i < producers; i++)
+        if (pthread_create(&th[i], NULL, producer, b))
+            die("pthread_create");
+    while (atomic_load(&b->ready) < producers)
+        ;
+    t0 = bench_now_s();
+    atomic_store(&b->go, 1);
+    consume(b);
+    dt = bench_now_s() - t0;
+    for (i = 0; i < producers; i++)
+        pthread_join(th[i], NULL);
+    close_impl(b);
     return (double)(per * producers) / dt;
+}
+
+/* -s BATCH: one thread posts BATCH calls to its own loop and runs the
+ * loop once, `per` calls in all. No cache line moves between cores, so
+ * this is the instruction cost of a call on both sides (run it under
+ * callgrind with two values of -n: the difference over the difference
+ * of calls), not the throughput of a handoff. */
+static double self_round_of(const char *impl, long per, int batch)
+{
+    struct bench *b = new_bench(1, per);
+    long done;
+    double t0, dt;
+    int i;
+
+    open_impl(b, impl);
+    t0 = bench_now_s();
+    for (done = 0; done < per; done += batch) {
+        for (i = 0; i < batch; i++)
+            b->post(b);
+        run_once(b);
+    }
+    dt = bench_now_s() - t0;
+    if (atomic_load(&b->ran) != done)
+        die("calls lost");
+    close_impl(b);
+    return (double)done / dt;
 }
 
 int main(int argc, char **argv)
@@ -290,11 +353,11 @@ int main(int argc, char **argv)
 #endif
     };
     const char *only = NULL;
-    int rounds = 5, producers = 1, opt, i, k;
+    int rounds = 5, producers = 1, batch = 0, opt, i, k;
     long per = 2000000;
     double v[sizeof(impls) / sizeof(impls[0])][MAX_ROUNDS], base = 0;
 
-    while ((opt = getopt(argc, argv, "r:p:n:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:p:n:o:s:")) != -1) {
         if (opt == 'r')
             rounds = atoi(optarg);
         else if (opt == 'p')
@@ -303,20 +366,29 @@ int main(int argc, char **argv)
             per = atol(optarg);
         else if (opt == 'o')
             only = optarg;
+        else if (opt == 's')
+            batch = atoi(optarg);
         else
-            die("usage: bench_calls [-r ROUNDS] [-p PRODUCERS] [-n CALLS]");
+            die("usage: bench_calls [-r ROUNDS] [-p PRODUCERS] [-n CALLS] "
+                "[-o IMPL] [-s BATCH]");
     }
     if (rounds < 1 || rounds > MAX_ROUNDS || producers < 1 ||
-        producers > MAX_PRODUCERS || per < 1)
+        producers > MAX_PRODUCERS || per < 1 || batch < 0)
         die("bad arguments");
     /* Rounds interleave the implementations, so that a busy moment of the
      * machine hits them alike. */
     for (k = 0; k < rounds; k++)
         for (i = 0; i < (int)(sizeof(impls) / sizeof(impls[0])); i++)
             v[i][k] = only == NULL || strcmp(only, impls[i]) == 0
-                          ? round_of(impls[i], producers, per)
+                          ? batch ? self_round_of(impls[i], per, batch)
+                                  : round_of(impls[i], producers, per)
                           : 1;
-    printf("%d producer(s), 1 consumer, %ld calls each\n", producers, per);
+    if (batch)
+        printf("1 thread posting to itself, batches of %d, %ld calls\n",
+               batch, per);
+    else
+        printf("%d producer(s), 1 consumer, %ld calls each\n", producers,
+               per);
     for (i = 0; i < (int)(sizeof(impls) / sizeof(impls[0])); i++) {
         double m = bench_median(v[i], rounds);
 
