@@ -396,6 +396,10 @@ int main(int argc, char **argv)
             base = m;
         printf("%-6s %8.2f M calls/s  %5.2fx of tpoll\n", impls[i], m / 1e6,
                m / base);
+        /* The same, for ci/bench.sh's report. */
+        if (only == NULL)
+            printf("calls impl=%s producers=%d batch=%d mcalls_per_s=%.2f\n",
+                   impls[i], batch ? 0 : producers, batch, m / 1e6);
     }
     return 0;
 }

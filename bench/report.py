@@ -80,6 +80,102 @@ def plot(img, name, title, ylabel, series, logy):
     os.remove(data)
 
 
+def multi_threaded(out, targets, ir, cg_mt):
+    """Instructions per event at P=1000 in a single- and a multi-threaded
+    process (glibc's system-call wrappers cost more in the latter)."""
+    mt = {(r["impl"], r["A"]): r["instr_per_event"] for r in cg_mt
+          if r["P"] == 1000 and r["instr_per_event"] > 0}
+    if not mt:
+        return
+    out.append("\n### Instructions per event in a single- and a "
+               "multi-threaded process (P=1000)\n\n")
+    out.append("The same loops; \"multi\" runs them in a process that "
+               "has started a second thread, where glibc's system-call "
+               "wrappers take their heavier path. ×epoll: against the bare "
+               "epoll loop in the same kind of process.\n\n")
+    rows = []
+    for impl in sorted({i for (i, _) in mt}, key=order_key):
+        row = [impl]
+        for a in (1, 100):
+            s_, m_ = ir.get((impl, 1000, a)), mt.get((impl, a))
+            s0, m0 = ir.get(("epoll", 1000, a)), mt.get(("epoll", a))
+            row += [fmt(s_), fmt(s_ / s0 if s_ and s0 else None, 2),
+                    fmt(m_), fmt(m_ / m0 if m_ and m0 else None, 2)]
+        rows.append(row)
+    out.append(table(["impl", "A=1 single", "×epoll", "A=1 multi", "×epoll",
+                      "A=100 single", "×epoll", "A=100 multi", "×epoll"],
+                     rows))
+    for a, lim in ((1, 1.4), (100, 1.15)):
+        t, e = mt.get(("tpoll-epoll", a)), mt.get(("epoll", a))
+        if t and e:
+            targets.append((f"instructions/event in a multi-threaded process, "
+                            f"P=1000, A={a} ≤ {lim}× bare epoll",
+                            f"{t} vs {e} = {t / e:.2f}×", t / e <= lim))
+
+
+def loop_services(out, targets, timers, calls, calls_cg):
+    """Timers and cross-thread calls against libev and libuv."""
+    if timers:
+        out.append("\n### Timers: arm + cancel, re-arm, memory, lateness "
+                   "(bench_timers)\n\n")
+        rows = []
+        base = {r["N"]: r for r in timers if r["impl"] == "tpoll"}
+        for r in timers:
+            b = base.get(r["N"])
+            rows.append([r["impl"], r["N"], fmt(r["arm_cancel_ns"], 1),
+                         fmt(r["arm_cancel_ns"] / b["arm_cancel_ns"]
+                             if b else None, 2),
+                         fmt(r["rearm_ns"], 1), r["bytes"],
+                         f'{r["late_p50_ms"]:.3f} / {r["late_p99_ms"]:.3f} / '
+                         f'{r["late_max_ms"]:.3f}'])
+        out.append(table(["impl", "timers", "arm+cancel ns", "×tpoll",
+                          "re-arm ns", "bytes per timer",
+                          "late p50 / p99 / max ms"], rows))
+        for n, b in sorted(base.items()):
+            ev = [r for r in timers if r["impl"] == "libev" and r["N"] == n]
+            if ev:
+                targets.append((f"timer arm+cancel ≤ libev at {n} timers",
+                                f'{b["arm_cancel_ns"]:.1f} vs '
+                                f'{ev[0]["arm_cancel_ns"]:.1f} ns',
+                                b["arm_cancel_ns"] <= ev[0]["arm_cancel_ns"]))
+    if calls:
+        out.append("\n### Cross-thread calls (bench_calls)\n\n")
+        out.append("Producers hand (function, argument) items to one "
+                   "consumer sleeping in its loop: median M calls/s. "
+                   "Instructions per call: posted and run, one thread "
+                   "posting batches of 200 to its own loop (callgrind).\n\n")
+        ins = {r["impl"]: r["instr_per_call"] for r in calls_cg}
+        impls = sorted({r["impl"] for r in calls},
+                       key=lambda i: (i != "tpoll", i))
+        prods = sorted({r["producers"] for r in calls if r["producers"]})
+        rows = []
+        for impl in impls:
+            row = [impl]
+            for n in prods:
+                v = [r["mcalls_per_s"] for r in calls
+                     if r["impl"] == impl and r["producers"] == n]
+                row.append(fmt(v[0], 1) if v else "–")
+            row.append(fmt(ins.get(impl)))
+            rows.append(row)
+        out.append(table(["impl"] + [f"{n} producer(s)" for n in prods] +
+                         ["instructions per call"], rows))
+        for n in prods:
+            got = {r["impl"]: r["mcalls_per_s"] for r in calls
+                   if r["producers"] == n}
+            if "tpoll" in got and len(got) > 1:
+                best = max((v, i) for i, v in got.items() if i != "tpoll")
+                targets.append((f"cross-thread calls/s ≥ libev and libuv, "
+                                f"{n} producer(s)",
+                                f'{got["tpoll"]:.1f} vs {best[1]} '
+                                f'{best[0]:.1f} M/s', got["tpoll"] >= best[0]))
+        if "tpoll" in ins and len(ins) > 1:
+            best = min((v, i) for i, v in ins.items() if i != "tpoll")
+            targets.append(("instructions per cross-thread call ≤ libev's "
+                            "and libuv's",
+                            f'{ins["tpoll"]} vs {best[1]} {best[0]}',
+                            ins["tpoll"] <= best[0]))
+
+
 def main():
     res, doc, img = sys.argv[1], sys.argv[2], sys.argv[3]
     ring = parse(os.path.join(res, "ring.txt"), "ring")
@@ -88,6 +184,10 @@ def main():
     lis = parse(os.path.join(res, "listener.txt"), "listener")
     wake = parse(os.path.join(res, "wake.txt"), "wake")
     mem = parse(os.path.join(res, "memory.txt"), "memory")
+    cg_mt = parse(os.path.join(res, "callgrind_mt.txt"), "callgrind")
+    timers = parse(os.path.join(res, "timers.txt"), "timers")
+    calls = parse(os.path.join(res, "calls.txt"), "calls")
+    calls_cg = parse(os.path.join(res, "calls_cg.txt"), "calls_cg")
     machine = {}
     with open(os.path.join(res, "machine.txt")) as f:
         for line in f:
@@ -330,6 +430,9 @@ def main():
         targets.append(("wake: at least the rate of uv_async_send",
                         f'{w["tpoll-epoll"]:.0f} vs {w["libuv"]:.0f}/s',
                         w["tpoll-epoll"] >= w["libuv"]))
+
+    multi_threaded(out, targets, ir, cg_mt)
+    loop_services(out, targets, timers, calls, calls_cg)
 
     tgt = ["\n### Targets\n\n",
            table(["target", "measured", "met"],

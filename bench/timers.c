@@ -479,6 +479,12 @@ int main(int argc, char **argv)
                    "%6.3f/%6.3f/%6.3f\n",
                    impls[i].name, sizes[z], m[0], m[0] / base[0], m[1],
                    m[1] / base[1], m[2], m[3], m[4], m[5]);
+            /* The same, for ci/bench.sh's report. */
+            printf("timers impl=%s N=%ld arm_cancel_ns=%.2f rearm_ns=%.2f "
+                   "bytes=%.0f late_p50_ms=%.3f late_p99_ms=%.3f "
+                   "late_max_ms=%.3f\n",
+                   impls[i].name, sizes[z], m[0], m[1], m[2], m[3], m[4],
+                   m[5]);
         }
         fflush(stdout);
     }

@@ -21,7 +21,20 @@ if [ "${1:-}" = --callgrind ]; then
     }
     x=$(ir "$2" "$3" "$4" "$5")
     y=$(ir "$2" "$3" "$4" "$6")
-    echo "callgrind impl=$2 P=$3 A=$4 W1=$5 W2=$6 instr_per_event=$(( (y - x) / ($6 - $5) ))"
+    echo "callgrind impl=$2 P=$3 A=$4 W1=$5 W2=$6 mt=${CG_MT:-0} instr_per_event=$(( (y - x) / ($6 - $5) ))"
+    exit 0
+fi
+# Instructions per cross-thread call, posted and run (bench_calls -s: one
+# thread posting batches of 200 to its own loop), the same way.
+if [ "${1:-}" = --calls-callgrind ]; then
+    ir() {
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$B/bench_calls" -r 1 -o "$2" -s 200 -n "$1" 2>&1 \
+            >/dev/null | awk '/Collected/ {print $4}'
+    }
+    x=$(ir 40000 "$2")
+    y=$(ir 120000 "$2")
+    echo "calls_cg impl=$2 instr_per_call=$(( (y - x) / 80000 ))"
     exit 0
 fi
 
@@ -45,7 +58,7 @@ cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTPOLL_BUILD_BENCH=ON \
     -DTPOLL_BUILD_TESTS=OFF -DTPOLL_BUILD_EXAMPLES=OFF >"$BUILD.configure.log"
 grep 'bench:' "$BUILD.configure.log" || true
 cmake --build "$BUILD" -j2 --target bench_ring bench_threads bench_listener \
-    bench_wake bench_memory >/dev/null
+    bench_wake bench_memory bench_timers bench_calls >/dev/null
 B=$BUILD/bench
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -104,6 +117,30 @@ done | awk '!seen[$0]++' |
     # Instruction counts do not depend on load: two at a time.
     B=$B xargs -P 2 -L 1 sh "$SRC/ci/bench.sh" --callgrind |
     tee "$OUT/callgrind.txt"
+
+# glibc takes a heavier path in every system-call wrapper once a process
+# has a second thread: the same loops, measured in such a process.
+echo "== ring in a multi-threaded process (instructions per event, callgrind)"
+for a in 1 100; do
+    for i in $(echo "$fast" | tr , ' '); do
+        echo "$i 1000 $a 5000 15000"
+    done
+done | CG_MT=1 B=$B xargs -P 2 -L 1 sh "$SRC/ci/bench.sh" --callgrind |
+    tee "$OUT/callgrind_mt.txt"
+
+echo "== timers"
+if [ "$QUICK" = 1 ]; then
+    "$B/bench_timers" -r "$ROUNDS" -n 10000 | tee "$OUT/timers.txt"
+else
+    "$B/bench_timers" -r "$ROUNDS" -n 10000 -n 1000000 | tee "$OUT/timers.txt"
+fi
+
+echo "== cross-thread calls"
+"$B/bench_calls" -r "$ROUNDS" | tee "$OUT/calls.txt"
+"$B/bench_calls" -r "$ROUNDS" -p 2 -n 1000000 | tee -a "$OUT/calls.txt"
+sed -n 's/^calls impl=\([^ ]*\) producers=1 .*/\1/p' "$OUT/calls.txt" |
+    B=$B xargs -P 2 -L 1 sh "$SRC/ci/bench.sh" --calls-callgrind |
+    tee "$OUT/calls_cg.txt"
 
 echo "== threads"
 "$B/bench_threads" -r 3 | tee "$OUT/threads.txt"
