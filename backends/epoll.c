@@ -223,7 +223,7 @@ static void ep_thread_forget(struct tp__thread *th)
 
 const struct tpoll_backend tp__backend_epoll = {
     .name = "epoll",
-    .caps = TP_CAP_EXCLUSIVE,
+    .caps = TP_CAP_EXCLUSIVE | TP_CAP_KERNEL_KIND,
     .thread_init = ep_thread_init,
     .thread_term = ep_thread_term,
     .thread_forget = ep_thread_forget,

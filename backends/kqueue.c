@@ -598,14 +598,9 @@ static void kq_thread_forget(struct tp__thread *th)
  * so a registration would spin or fail. Regular files and directories are
  * refused by the core already.
  */
-static int kq_fd_check(struct tpoll *tp, int fd)
+static int kq_kind_check(unsigned mode)
 {
-    struct stat sb;
-
-    (void)tp;
-    if (fstat(fd, &sb) != 0)
-        return -EBADF;
-    return S_ISBLK(sb.st_mode) ? -EPERM : 0;
+    return S_ISBLK(mode) ? -EPERM : 0;
 }
 
 const struct tpoll_backend tp__backend_kqueue = {
@@ -614,7 +609,7 @@ const struct tpoll_backend tp__backend_kqueue = {
     .thread_init = kq_thread_init,
     .thread_term = kq_thread_term,
     .thread_forget = kq_thread_forget,
-    .fd_check = kq_fd_check,
+    .kind_check = kq_kind_check,
     .set = kq_set,
     .flush = kq_flush,
     .remove = kq_remove,

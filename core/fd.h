@@ -29,6 +29,9 @@
  */
 #define TP_ST_LOCK 0x8u
 #define TP_ST_EXCL TP_EV_EXCL /* inserted with TPOLL_FD_EXCLUSIVE */
+/* The fd's kind was found pollable for this generation (pass.c), or the
+ * backend's kernel refuses what is not (TP_CAP_KERNEL_KIND). */
+#define TP_ST_CHECKED 0x40u
 /* In use: the bit just below the generation, so that the key TP_GEN()
  * that cookies carry is odd for a live fd and never matches a free entry:
  * one comparison per event checks both. */

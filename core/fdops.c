@@ -2,7 +2,6 @@
 /* The fd API: insert, delete, migrate, interest. Each records the new state
  * in the shared table and queues the fd on the threads that must act. */
 #include <errno.h>
-#include <sys/stat.h>
 
 #include "binding.h"
 #include "hooks.h"
@@ -33,19 +32,6 @@ static struct tp__fd *fd_entry(const struct tpoll *tp, int fd, int *err)
         return NULL;
     }
     return &tp->fds[fd];
-}
-
-/* epoll and event ports refuse regular files and directories, and for
- * poll/select they are always ready: refuse them everywhere alike. */
-static int check_pollable(int fd)
-{
-    struct stat sb;
-
-    if (fstat(fd, &sb) != 0)
-        return -EBADF;
-    if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
-        return -EPERM;
-    return 0;
 }
 
 static void raise_hwm(struct tpoll *tp, int fd)
@@ -82,10 +68,9 @@ int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
         return -EINVAL;
     if (tp_load(&e->state) & TP_ST_INUSE)
         return -EEXIST;
-    err = check_pollable(fd);
-    if (err == 0 && tp->be->fd_check != NULL)
-        err = tp->be->fd_check(tp, fd);
-    if (err)
+    /* No system call here: the fd's kind is checked at its first
+     * registration (pass.c). */
+    if (tp->be->fd_check != NULL && (err = tp->be->fd_check(tp, fd)) != 0)
         return err;
     /* Published before the fd is: a thread starting now scans up to hwm. */
     raise_hwm(tp, fd);
@@ -98,8 +83,10 @@ int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     tp_store(&e->owner, (AO_t)owner);
     tp_store(&e->thread_mask, thread_mask);
     /* New generation: events and updates of the previous user are stale. */
-    st = ((st & ~(AO_t)(TP_EV_BOTH | TP_ST_EXCL)) + TP_ST_GEN_ONE) |
-         TP_ST_INUSE | (flags & TPOLL_FD_EXCLUSIVE ? TP_ST_EXCL : 0);
+    st = ((st & ~(AO_t)(TP_EV_BOTH | TP_ST_EXCL | TP_ST_CHECKED)) +
+          TP_ST_GEN_ONE) |
+         TP_ST_INUSE | (flags & TPOLL_FD_EXCLUSIVE ? TP_ST_EXCL : 0) |
+         (tp->be->caps & TP_CAP_KERNEL_KIND ? TP_ST_CHECKED : 0);
     tp_store(&e->state, st | TP_ST_LOCK);
     tp__fd_unlock(e);
     return 0;
@@ -156,7 +143,8 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
         tp__fd_unlock(e);
         return -ENOENT;
     }
-    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL)) + TP_ST_GEN_ONE;
+    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL | TP_ST_CHECKED)) +
+         TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
     polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);

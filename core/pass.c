@@ -4,7 +4,9 @@
  * state, so a change racing with the pass is either seen by it or queues
  * the fd again.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "event.h"
 #include "hooks.h"
@@ -47,6 +49,33 @@ static TP_NOINLINE int still_held(struct tp__thread *th, int fd,
     return 0;
 }
 
+/*
+ * The first registration of an fd's generation, by any of its threads,
+ * checks the fd's kind: insert makes no system call. A closed fd, a
+ * regular file or a directory is refused on every backend alike, as epoll
+ * refuses them (poll, select, kqueue and ports would report files always
+ * ready), with TPOLL_ERR through the error queue, as any registration the
+ * kernel refuses; a later want checks again. The fstat is paid once per
+ * fd, not per re-registration: the result stays in the state word.
+ */
+static TP_NOINLINE int check_kind(struct tp__thread *th, int fd,
+                                  struct tp__fd *e)
+{
+    const struct tpoll_backend *be = th->head.tp->be;
+    struct stat sb;
+    int err = 0;
+
+    if (fstat(fd, &sb) != 0)
+        err = -EBADF;
+    else if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+        err = -EPERM;
+    else if (be->kind_check != NULL)
+        err = be->kind_check((unsigned)sb.st_mode);
+    if (err == 0)
+        tp_or(&e->state, TP_ST_CHECKED);
+    return err;
+}
+
 /* Decide from (thread in mask, interest, registered) and act; runs with
  * fd locked. Returns 1 when the backend was asked to change something. */
 static int update_fd(struct tp__thread *th, int fd)
@@ -61,6 +90,11 @@ static int update_fd(struct tp__thread *th, int fd)
         want = 0;
     if (want == have)
         return 0;
+    if (TP_UNLIKELY(!(st & TP_ST_CHECKED)) && (want & ~have) &&
+        check_kind(th, fd, e) != 0) {
+        tp__record_error(th, fd, TP_GEN(st));
+        return 1;
+    }
     /* Scan backends read the polled bits themselves: flag them changed. */
     if (th->head.tp->be->caps & TP_CAP_SCAN) {
         tp__fd_set_polled(e, th->bit, have, want);

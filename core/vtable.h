@@ -24,6 +24,10 @@ struct tp__thread;
 /* set() understands TP_EV_EXCL in `want` (epoll: EPOLLEXCLUSIVE). Other
  * backends never see the flag. */
 #define TP_CAP_EXCLUSIVE 0x8u
+/* The kernel refuses, at registration, every fd the core's kind check
+ * would (a closed fd, a regular file, a directory: epoll), so the core
+ * skips its check and the fstat it costs. */
+#define TP_CAP_KERNEL_KIND 0x10u
 
 struct tpoll_backend {
     const char *name;
@@ -37,8 +41,13 @@ struct tpoll_backend {
      * that would change kernel state shared with the parent. */
     void (*thread_forget)(struct tp__thread *th);
 
-    /* May this backend watch fd? Called at insert. Optional. 0 or -errno. */
+    /* May this backend watch fd number `fd`? Called at insert, so it makes
+     * no system call. Optional. 0 or -errno. */
     int (*fd_check)(struct tpoll *tp, int fd);
+    /* May it watch a file of this kind (st_mode of fstat)? Called at the
+     * first registration of an fd, after the core refused closed fds,
+     * regular files and directories. Optional. 0 or -errno. */
+    int (*kind_check)(unsigned mode);
 
     /* Make th's registration of fd watch `want` with cookie `gen`, where
      * `have` is what is registered now. Runs on th, with fd locked.

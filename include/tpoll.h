@@ -143,10 +143,13 @@ TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
 
 /* Inserts fd with no interest yet. thread_mask must be non-empty and only
  * name thread ids below the instance's thread count. Callable from any
- * thread. -EBADF fd negative or not open, -EMFILE fd >= max_fds (create
- * the instance with a larger max_fds), -EEXIST already inserted, -EINVAL
- * bad mask or NULL cb, -EPERM an fd kind no backend can poll (regular
- * file, directory), -ERANGE the backend cannot take this fd number
+ * thread. Makes no system call, so it does not look at the file: an fd
+ * no backend can poll (not open, a regular file, a directory) is refused
+ * at its first registration instead, on every backend alike: its callback
+ * gets TPOLL_ERR with the wanted directions, once per want, never
+ * readiness. -EBADF fd negative, -EMFILE fd >= max_fds (create the
+ * instance with a larger max_fds), -EEXIST already inserted, -EINVAL bad
+ * mask or NULL cb, -ERANGE the backend cannot take this fd number
  * whatever max_fds (select: fd >= FD_SETSIZE; use another backend). */
 TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
                               void *owner, tpoll_mask_t thread_mask);
