@@ -26,7 +26,7 @@ static struct tp__fd *fd_entry(const struct tpoll *tp, int fd, int *err)
         return NULL;
     }
     /* A valid number beyond the table has its own error, whose remedy
-     * (a larger max_fds) differs from that of a negative or closed fd. */
+     * (a larger max_fds) differs from that of a negative fd. */
     if (fd < 0 || fd >= tp->max_fds) {
         *err = fd < 0 ? -EBADF : -EMFILE;
         return NULL;

@@ -13,12 +13,18 @@
 #include "pass.h"
 #include "queue.h"
 
+/* Past TP_ERR_CAP in one pass the fd is queued again instead: nothing of
+ * it is registered, so the next pass tries it again and reports it then
+ * (the wait does not block while errors wait to be reported). No refusal
+ * is lost, however many fds are refused at once. */
 void tp__record_error(struct tp__thread *th, int fd, uint32_t gen)
 {
     if (th->nerrs < TP_ERR_CAP) {
         th->errs[th->nerrs].fd = fd;
         th->errs[th->nerrs].gen = gen;
         th->nerrs++;
+    } else {
+        tp__mark_self(th, fd);
     }
 }
 

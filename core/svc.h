@@ -80,11 +80,12 @@ struct tp__taken {
     int n;
 };
 
-/* The services' spinlocks (a queue, the signal slots): held for a few
- * stores. */
+/* The wait for a held lock (svc.c), out of line so that callers stay
+ * small; it returns with the lock taken. */
 void tp__svc_spin_wait(tp_atomic_t *lock);
 
-/* The wait for a held lock is out of line: callers stay small. */
+/* The services' spinlocks (a queue, the signal slots): held for a few
+ * stores. */
 static inline void tp__svc_spin_lock(tp_atomic_t *lock)
 {
     if (TP_UNLIKELY(tp_cas(lock, 0, 1) != 0))

@@ -146,8 +146,9 @@ TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
  * thread. Makes no system call, so it does not look at the file: an fd
  * no backend can poll (not open, a regular file, a directory) is refused
  * at its first registration instead, on every backend alike: its callback
- * gets TPOLL_ERR with the wanted directions, once per want, never
- * readiness. -EBADF fd negative, -EMFILE fd >= max_fds (create the
+ * gets TPOLL_ERR with the wanted directions each time a thread tries to
+ * register it (after an interest change, a migration, a thread start, a
+ * fork), never readiness. -EBADF fd negative, -EMFILE fd >= max_fds (create the
  * instance with a larger max_fds), -EEXIST already inserted, -EINVAL bad
  * mask or NULL cb, -ERANGE the backend cannot take this fd number
  * whatever max_fds (select: fd >= FD_SETSIZE; use another backend). */

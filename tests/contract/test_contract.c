@@ -639,7 +639,7 @@ static void expect_refusal(struct fx *f, struct refused *r, unsigned dirs)
  * file or a directory from a socket: it accepts them, and their first
  * registration refuses them on every backend alike (epoll's kernel does,
  * the core checks for the others): TPOLL_ERR with the wanted directions,
- * once per want that adds a direction, never readiness. Delete works as
+ * at the wait after each want, never readiness. Delete works as
  * for any fd.
  */
 static void test_unpollable_refused_at_registration(void **state)
@@ -667,6 +667,56 @@ static void test_unpollable_refused_at_registration(void **state)
         assert_int_equal(tpoll_fd_interest(f->tp, r.fd), -ENOENT);
     }
     fclose(file);
+    close(dir);
+}
+
+/*
+ * More refusals at once than one pass reports (64): the rest are reported
+ * by the next waits, none lost, and no wait blocks while some are left
+ * (the poll counter, which counts polls that could block, stays put; a
+ * wait that blocked would return after its 5 s with refusals missing).
+ */
+#define MANY_REFUSED 80
+
+static int all_refused(const struct refused *r, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (atomic_load(&r[i].calls) == 0)
+            return 0;
+    return 1;
+}
+
+static void test_many_refusals_none_lost(void **state)
+{
+    struct fx *f = *state;
+    struct refused r[MANY_REFUSED];
+    struct tpoll_counters before, after;
+    int dir = open("/", O_RDONLY | O_DIRECTORY), i, waits;
+
+    assert_true(dir >= 0);
+    for (i = 0; i < MANY_REFUSED; i++) {
+        r[i].fd = fcntl(dir, F_DUPFD_CLOEXEC, 0);
+        assert_true(r[i].fd >= 0 && r[i].fd < MAX_FDS);
+        atomic_init(&r[i].calls, 0);
+        atomic_init(&r[i].events, 0);
+        assert_int_equal(
+            tpoll_fd_insert(f->tp, r[i].fd, refused_cb, &r[i], 1), 0);
+        assert_int_equal(tpoll_want_recv(f->tp, r[i].fd), 0);
+    }
+    assert_int_equal(tpoll_thread_counters(f->tp, 0, &before), 0);
+    for (waits = 0; waits < 3 && !all_refused(r, MANY_REFUSED); waits++)
+        assert_true(tpoll_wait(f->tp, 5000) >= 0);
+    assert_int_equal(tpoll_thread_counters(f->tp, 0, &after), 0);
+    assert_int_equal(after.polls, before.polls);
+    assert_true(tpoll_wait(f->tp, 0) >= 0);
+    for (i = 0; i < MANY_REFUSED; i++) {
+        assert_int_equal(atomic_load(&r[i].calls), 1);
+        assert_int_equal(atomic_load(&r[i].events), TPOLL_ERR | TPOLL_RECV);
+        assert_int_equal(tpoll_fd_delete(f->tp, r[i].fd), 0);
+        close(r[i].fd);
+    }
     close(dir);
 }
 
@@ -1297,6 +1347,7 @@ int main(void)
         FX(test_wake_errors),
         FX(test_insert_errors),
         FX(test_unpollable_refused_at_registration),
+        FX(test_many_refusals_none_lost),
         FX(test_insert_precedence),
         FX(test_insert_exists),
         FX(test_insert_flags_errors),
