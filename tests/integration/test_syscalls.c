@@ -3,10 +3,11 @@
  * Calls that promise to make no system call, held to it: a forked child
  * forbids itself every system call but exit_group (a seccomp filter that
  * kills the process on any other), makes the call, and exits with what it
- * returned. A system call shows as a death by SIGSYS. Linux only (seccomp);
+ * returned. A system call shows as a death by SIGSYS. Linux only (seccomp;
+ * the build looks for its header, which a musl toolchain may not see);
  * skipped where the filter cannot be installed (a container that forbids
- * seccomp) and under sanitizers, whose runtimes make system calls of
- * their own.
+ * seccomp, qemu-user) and under sanitizers, whose runtimes make system
+ * calls of their own.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,7 +26,7 @@
 #endif
 #endif
 
-#if defined(__linux__) && !defined(SANITIZED)
+#if defined(TU_HAVE_SECCOMP) && !defined(SANITIZED)
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
