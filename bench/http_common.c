@@ -106,26 +106,6 @@ void http_banner(const struct http_opts *o, const char *backend)
     fflush(stdout);
 }
 
-/* Answers and sends until the input has no complete request left, the
- * socket is full or the connection must close, as tpoll_http's conn_cb
- * does. Returns what send_fn last returned. */
-int http_serve(struct http_buf *b, http_send_fn *send_fn, void *arg,
-               unsigned long long *requests)
-{
-    size_t used;
-    int flushed;
-
-    do {
-        used = http_answer(b, requests);
-        memmove(b->in, b->in + used, b->in_len - used);
-        b->in_len -= used;
-        flushed = send_fn(b, arg);
-        if (flushed == 1)
-            b->out_off = b->out_len = 0;
-    } while (flushed == 1 && used > 0 && !b->closing);
-    return flushed;
-}
-
 /* Thread 0 is the caller's, which keeps SIGINT and SIGTERM: the others
  * start with them blocked, so the signal watch of thread 0's loop gets
  * them. */

@@ -24,16 +24,10 @@ struct http_opts {
     unsigned idle_ms;
 };
 
-/* Sends out[out_off..out_len): 1 once all of it went, 0 if the socket is
- * full, -1 on error. */
-typedef int http_send_fn(struct http_buf *b, void *arg);
-
 void http_die(const char *name, const char *what, const char *err);
 void http_parse_args(int argc, char **argv, struct http_opts *o);
 int http_listener(struct http_opts *o);
 void http_banner(const struct http_opts *o, const char *backend);
-int http_serve(struct http_buf *b, http_send_fn *send_fn, void *arg,
-               unsigned long long *requests);
 void http_run_threads(int threads, void *(*fn)(void *), void *args,
                       size_t size);
 

@@ -96,16 +96,7 @@ static void conn_idle(struct ev_loop *loop, ev_timer *t, int revents)
 /* The same send() loop as tpoll_http's. */
 static int conn_send(struct http_buf *b, void *arg)
 {
-    struct conn *c = arg;
-
-    while (b->out_off < b->out_len) {
-        ssize_t n = send(c->io.fd, b->out + b->out_off,
-                         b->out_len - b->out_off, MSG_NOSIGNAL);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-        b->out_off += (size_t)n;
-    }
-    return 1;
+    return http_send(((struct conn *)arg)->io.fd, b);
 }
 
 static void conn_cb(struct ev_loop *loop, ev_io *io, int revents)

@@ -115,27 +115,15 @@ static void conn_active(struct tpoll *tp, struct conn *c)
         tpoll_timer_arm(tp, &c->idle, c->w->s->idle_ms);
 }
 
-/* Returns 1 once out[] is empty, 0 if the socket is full, -1 on error. */
-static int conn_flush(struct conn *c)
+static int conn_send(struct http_buf *b, void *arg)
 {
-    struct http_buf *b = &c->b;
-
-    while (b->out_off < b->out_len) {
-        ssize_t n = send(c->fd, b->out + b->out_off, b->out_len - b->out_off,
-                         MSG_NOSIGNAL);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-        b->out_off += (size_t)n;
-    }
-    b->out_off = b->out_len = 0;
-    return 1;
+    return http_send(((struct conn *)arg)->fd, b);
 }
 
 static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct conn *c = owner;
     struct http_buf *b = &c->b;
-    size_t used;
     int flushed;
 
     (void)fd;
@@ -151,12 +139,7 @@ static void conn_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
             conn_active(tp, c);
         }
     }
-    do {
-        used = http_answer(b, &c->w->requests);
-        memmove(b->in, b->in + used, b->in_len - used);
-        b->in_len -= used;
-        flushed = conn_flush(c);
-    } while (flushed == 1 && used > 0 && !b->closing);
+    flushed = http_serve(b, conn_send, c, &c->w->requests);
     if (flushed < 0 || (flushed && b->closing)) {
         conn_close(tp, c);
         return;

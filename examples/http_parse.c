@@ -2,9 +2,11 @@
 /* Built with _GNU_SOURCE, for memmem(). */
 #include "http_parse.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 static const char hello[] = "HTTP/1.1 200 OK\r\n"
                             "Content-Type: text/plain\r\n"
@@ -91,4 +93,33 @@ size_t http_answer(struct http_buf *b, unsigned long long *requests)
         used += (size_t)(end + 4 - req) + (size_t)body;
     }
     return used;
+}
+
+int http_send(int fd, struct http_buf *b)
+{
+    while (b->out_off < b->out_len) {
+        ssize_t n = send(fd, b->out + b->out_off, b->out_len - b->out_off,
+                         MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        b->out_off += (size_t)n;
+    }
+    return 1;
+}
+
+int http_serve(struct http_buf *b, http_send_fn *send_fn, void *arg,
+               unsigned long long *requests)
+{
+    size_t used;
+    int flushed;
+
+    do {
+        used = http_answer(b, requests);
+        memmove(b->in, b->in + used, b->in_len - used);
+        b->in_len -= used;
+        flushed = send_fn(b, arg);
+        if (flushed == 1)
+            b->out_off = b->out_len = 0;
+    } while (flushed == 1 && used > 0 && !b->closing);
+    return flushed;
 }

@@ -30,4 +30,20 @@ struct http_buf {
  */
 size_t http_answer(struct http_buf *b, unsigned long long *requests);
 
+/* Sends out[out_off..out_len): 1 once all of it went, 0 if the socket is
+ * full, -1 on error. */
+typedef int http_send_fn(struct http_buf *b, void *arg);
+
+/* The send() loop of a non-blocking socket, as an http_send_fn would. */
+int http_send(int fd, struct http_buf *b);
+
+/*
+ * Answers what in[] holds and sends the answers, while they go out and
+ * requests remain: 1 once out[] is empty (it is reset), 0 if the socket
+ * is full, -1 on a send error. The one loop of every server, whatever
+ * its event loop, so that they all do the same work per request.
+ */
+int http_serve(struct http_buf *b, http_send_fn *send_fn, void *arg,
+               unsigned long long *requests);
+
 #endif
