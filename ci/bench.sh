@@ -9,15 +9,19 @@
 # (a missing peer is skipped with a message).
 set -eu
 
+# The instructions a command runs in user space (callgrind).
+collected() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 \
+        >/dev/null | awk '/Collected/ {print $4}'
+}
+
 # One callgrind measurement: user-space instructions per dispatched event
 # as the difference of two runs that differ only in W, so that start-up,
 # fd creation and setup cancel out.
 if [ "${1:-}" = --callgrind ]; then
     ir() {
-        valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            "$B/bench_ring" ${CG_MT:+-m} -i "$1" -p "$2" -a "$3" -w "$4" \
-            -r 1 2>&1 \
-            >/dev/null | awk '/Collected/ {print $4}'
+        collected "$B/bench_ring" ${CG_MT:+-m} -i "$1" -p "$2" -a "$3" \
+            -w "$4" -r 1
     }
     x=$(ir "$2" "$3" "$4" "$5")
     y=$(ir "$2" "$3" "$4" "$6")
@@ -27,13 +31,8 @@ fi
 # Instructions per cross-thread call, posted and run (bench_calls -s: one
 # thread posting batches of 200 to its own loop), the same way.
 if [ "${1:-}" = --calls-callgrind ]; then
-    ir() {
-        valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            "$B/bench_calls" -r 1 -o "$2" -s 200 -n "$1" 2>&1 \
-            >/dev/null | awk '/Collected/ {print $4}'
-    }
-    x=$(ir 40000 "$2")
-    y=$(ir 120000 "$2")
+    x=$(collected "$B/bench_calls" -r 1 -o "$2" -s 200 -n 40000)
+    y=$(collected "$B/bench_calls" -r 1 -o "$2" -s 200 -n 120000)
     echo "calls_cg impl=$2 instr_per_call=$(( (y - x) / 80000 ))"
     exit 0
 fi
