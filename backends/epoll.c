@@ -27,7 +27,8 @@ static struct ep_thread *ep(struct tp__thread *th)
 static uint32_t to_epoll(unsigned want)
 {
     return (want & TP_EV_RECV ? EPOLLIN | EPOLLRDHUP : 0) |
-           (want & TP_EV_SEND ? EPOLLOUT : 0);
+           (want & TP_EV_SEND ? EPOLLOUT : 0) |
+           (want & TP_EV_EDGE ? (uint32_t)EPOLLET : 0);
 }
 
 /* The epoll bits are kernel ABI; the asserts keep the shifts honest. */
@@ -223,7 +224,7 @@ static void ep_thread_forget(struct tp__thread *th)
 
 const struct tpoll_backend tp__backend_epoll = {
     .name = "epoll",
-    .caps = TP_CAP_EXCLUSIVE | TP_CAP_KERNEL_KIND,
+    .caps = TP_CAP_EXCLUSIVE | TP_CAP_KERNEL_KIND | TP_CAP_EDGE,
     .thread_init = ep_thread_init,
     .thread_term = ep_thread_term,
     .thread_forget = ep_thread_forget,

@@ -22,10 +22,15 @@
 #include "../platform/wakefd.h"
 #include "tpoll_kqueue_config.h"
 
+/* Without EV_RECEIPT a flush may return readiness events, which are
+ * dropped (a level-triggered one comes again at the poll): an EV_CLEAR
+ * knote's would be lost, so edge-triggered fds are level-triggered there. */
 #if TP_KQ_HAVE_EV_RECEIPT
 #define CHANGE_FLAGS EV_RECEIPT
+#define EDGE_CAP TP_CAP_EDGE
 #else
 #define CHANGE_FLAGS 0
+#define EDGE_CAP 0u
 #endif
 
 /* The ident of the wake knote; user events have their own ident space. */
@@ -238,7 +243,8 @@ static int kq_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
         kq_flush(th);
     for (dir = TP_EV_RECV; dir <= TP_EV_SEND; dir <<= 1) {
         if (want & dir)
-            queue_change(t, fd, dir, EV_ADD, gen);
+            queue_change(t, fd, dir,
+                         EV_ADD | (want & TP_EV_EDGE ? EV_CLEAR : 0), gen);
         else if (have & dir)
             queue_change(t, fd, dir, EV_DELETE, gen);
     }
@@ -605,7 +611,7 @@ static int kq_kind_check(unsigned mode)
 
 const struct tpoll_backend tp__backend_kqueue = {
     .name = "kqueue",
-    .caps = TP_CAP_BATCH,
+    .caps = TP_CAP_BATCH | EDGE_CAP,
     .thread_init = kq_thread_init,
     .thread_term = kq_thread_term,
     .thread_forget = kq_thread_forget,

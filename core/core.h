@@ -18,10 +18,10 @@
  * per thread; an fd that finds its queue full keeps its update_mask bit
  * and is found by a scan of the table instead. */
 #define TP_QUEUE_CAP 1024
-/* Registration failures reported per pass; more in one pass are not
- * reported (the registrations still fail, and are retried at the next
- * interest change). */
-#define TP_ERR_CAP 64
+/* Events the update pass finds (registration failures, readiness of an
+ * edge-triggered fd) kept per pass; past that an fd stays queued and the
+ * next pass finds it again (pass.c). */
+#define TP_LATE_CAP 64
 /* Held fds remembered per thread; past that an event is held back by
  * polling again (the rare case of many migrations in flight at once). */
 #define TP_HELD_CAP 16
@@ -40,11 +40,14 @@ enum {
     TP_LIFE_CLOSING, /* being torn down */
 };
 
-/* A registration failure, reported to the fd's callback by the next wait
- * unless the fd is deleted (its generation moves on) first. */
-struct tp__err {
+/* An event the update pass found: a registration failure (TP_EV_ERR), or
+ * remembered readiness of an edge-triggered fd now wanted. Reported to
+ * the fd's callback by the wait unless the fd is deleted (its generation
+ * moves on) first. */
+struct tp__late {
     int fd;
     uint32_t gen;
+    unsigned ev;
 };
 
 struct tp__rel;
@@ -63,7 +66,7 @@ struct tp__thread {
     tpoll_mask_t bit;
     tp_atomic_t life;     /* TP_LIFE_*: what a forked child may trust */
     int *local;           /* fds queued by this thread, at most one per fd */
-    struct tp__err *errs; /* registrations that failed, to report */
+    struct tp__late *late; /* events the update pass found, to report */
     /* The loop services (svc.h), made with the instance: read at every
      * wait, so on the owner's lines, not on the line wakers write. */
     struct tp__svc *svc;
@@ -73,8 +76,8 @@ struct tp__thread {
     int qcap;         /* capacity of local and inbox */
     int overflow;     /* a queue overflowed: the next pass scans update_mask */
     int in_pass;      /* the update pass walks the local queue */
-    int nerrs;
-    int errs_held;    /* errors of held fds waiting in errs, not to spin on */
+    int nlate;
+    int late_held;    /* events of held fds waiting in late, not to spin on */
     int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
     int fork_pending; /* after_fork ran in a callback of this dispatch: the
                        * rest of the batch is the parent's; the poller is

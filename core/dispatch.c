@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The per-event path's rare cases. */
 #include "dispatch.h"
+#include "event.h"
+#include "hooks.h"
 #include "core.h"
 #include "queue.h"
 #include "release.h"
@@ -8,7 +10,7 @@
 /* A registration this thread should not have (migrated away, generation
  * of a live fd it still watches): let the update pass drop or refresh it.
  * A stale event of a deleted or reused fd is simply dropped. */
-void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen)
+static void event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen)
 {
     if (!th->fork_pending && (st & TP_ST_INUSE) && TP_GEN(st) == gen)
         tp__mark_self(th, fd);
@@ -32,6 +34,60 @@ void tp__event_left(struct tp__thread *th, int fd)
     if (mask && !(mask & th->bit))
         tp__mark(th->head.tp, fd, mask);
     tp__pass_quiescent(th);
+}
+
+/*
+ * An edge-triggered fd is told each readiness change once: a direction
+ * that arrives while not wanted is remembered in the state word (for this
+ * generation only) and told when wanted (pass.c). A hang-up makes reading
+ * ready, an error both directions. What is told is decided on the state
+ * that the remembering compare-and-swap saw, so a want racing with this
+ * either sees the readiness remembered or is told it here.
+ */
+static unsigned edge_events(struct tp__fd *e, int fd, AO_t st, uint32_t gen,
+                            unsigned ev)
+{
+    unsigned dirs = ev & TP_EV_ERR ? TP_EV_BOTH
+                                   : (ev & TP_EV_BOTH) |
+                                         (ev & TP_EV_HUP ? TP_EV_RECV : 0);
+
+    (void)fd; /* for the test hook only */
+    for (;;) {
+        unsigned add = dirs & ~(unsigned)st &
+                       ~(unsigned)(st >> TP_ST_RDY_SHIFT) & TP_EV_BOTH;
+        AO_t seen;
+
+        if (add == 0)
+            break;
+        TP_HOOK(TP_HOOK_EDGE_REMEMBER, fd);
+        seen = tp_cas(&e->state, st, st | (AO_t)add << TP_ST_RDY_SHIFT);
+        if (seen == st)
+            break;
+        st = seen;
+        if (TP_GEN(st) != gen)
+            return 0;
+    }
+    return tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
+}
+
+/* cb, owner, the state and the mask are read again, after the running
+ * bit as in tp__event_as, so they still belong to the generation seen. */
+int tp__event_other(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
+{
+    struct tp__fd *e = &th->head.fds[fd];
+    tpoll_mask_t bit = th->head.dbit;
+    AO_t cb = tp_load(&e->cb), owner = tp_load(&e->owner);
+    AO_t st = tp_load(&e->state), mask = tp_load(&e->thread_mask);
+
+    if ((gen & 1) || TP_GEN(st) != (gen | 1) || !(mask & bit)) {
+        tp_and(&e->running_mask, ~bit);
+        event_dropped(th, fd, st, gen | 1);
+        return 0;
+    }
+    if (tp__event_hold(th, e, fd, bit, mask))
+        return 1;
+    return tp__event_run(th, e, fd, bit, cb, owner,
+                         edge_events(e, fd, st, gen | 1, ev));
 }
 
 /* Stop watching fd in this thread's poller for now; what it watches stays

@@ -7,13 +7,15 @@
 
 struct tp__thread;
 
-/* An event that must not reach the callback (stale or foreign). */
-void tp__event_dropped(struct tp__thread *th, int fd, AO_t st, uint32_t gen);
 /* An event of a one-thread fd held back while the thread it migrated from
  * still runs its callback. */
 void tp__event_held(struct tp__thread *th, int fd);
 /* Out of fd's callback (or its event), with something waiting for that:
  * a delete or migration, or a thread that held an event back. */
 void tp__event_left(struct tp__thread *th, int fd);
+/* An event whose key is not its fd's generation: an edge-triggered fd's
+ * (TP_EDGE_GEN), or a stale or foreign one to drop. The running bit is
+ * set. Returns as tp__event. */
+int tp__event_other(struct tp__thread *th, int fd, uint32_t gen, unsigned ev);
 
 #endif

@@ -45,7 +45,45 @@ static inline unsigned tp__user_events(unsigned ev, unsigned interest)
  * callback forked and called tpoll_after_fork: then the mask check fails
  * and the rest of the batch, which is the parent's, is dropped without a
  * test of its own.
+ *
+ * An edge-triggered fd's registrations carry its generation with the
+ * in-use bit clear (TP_EDGE_GEN), which no live fd's state matches: its
+ * events leave the common path at the generation check, so that
+ * level-triggered events pay nothing for edge triggering.
  */
+static inline int tp__event_hold(struct tp__thread *th, struct tp__fd *e,
+                                 int fd, tpoll_mask_t bit, AO_t mask)
+{
+    /* Just migrated here while the old thread is still inside the
+     * callback: a one-thread fd's callback never overlaps itself. The
+     * event waits, and the thread stops watching the fd until the old
+     * one has left (dispatch.c): a ready fd would make every poll return
+     * at once meanwhile. */
+    if (TP_LIKELY(tp_load_relaxed(&e->running_mask) == bit) ||
+        (mask & (mask - 1)))
+        return 0;
+    tp_and(&e->running_mask, ~bit);
+    tp__event_held(th, fd);
+    return 1;
+}
+
+static inline int tp__event_run(struct tp__thread *th, struct tp__fd *e,
+                                int fd, tpoll_mask_t bit, AO_t cb, AO_t owner,
+                                unsigned events)
+{
+    struct tp__thread_head *h = tp__head(th);
+
+    if (TP_LIKELY(events != 0)) {
+        TP_HOOK(TP_HOOK_DISPATCH_CHECKED, fd);
+        ((tpoll_cb)cb)(h->tp, fd, events, (void *)owner);
+        h->dispatched++;
+    }
+    tp_and(&e->running_mask, ~bit);
+    if (TP_UNLIKELY(tp_load(&h->owed)))
+        tp__event_left(th, fd);
+    return 0;
+}
+
 static inline int tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
                                unsigned ev, unsigned conditions)
 {
@@ -60,34 +98,14 @@ static inline int tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
     owner = tp_load(&e->owner);
     st = tp_load(&e->state);
     mask = tp_load(&e->thread_mask);
-    if (TP_UNLIKELY(TP_GEN(st) != gen || !(mask & bit))) {
-        tp_and(&e->running_mask, ~bit);
-        tp__event_dropped(th, fd, st, gen);
-        return 0;
-    }
-    /* Just migrated here while the old thread is still inside the
-     * callback: a one-thread fd's callback never overlaps itself. The
-     * event waits, and the thread stops watching the fd until the old
-     * one has left (dispatch.c): a ready fd would make every poll return
-     * at once meanwhile. */
-    if (TP_UNLIKELY(tp_load_relaxed(&e->running_mask) != bit) &&
-        !(mask & (mask - 1))) {
-        tp_and(&e->running_mask, ~bit);
-        tp__event_held(th, fd);
+    if (TP_UNLIKELY(TP_GEN(st) != gen || !(mask & bit)))
+        return tp__event_other(th, fd, gen, ev);
+    if (tp__event_hold(th, e, fd, bit, mask))
         return 1;
-    }
     events = ev & (unsigned)st & TP_EV_BOTH;
     if (TP_UNLIKELY(ev & conditions))
         events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
-    if (TP_LIKELY(events != 0)) {
-        TP_HOOK(TP_HOOK_DISPATCH_CHECKED, fd);
-        ((tpoll_cb)cb)(h->tp, fd, events, (void *)owner);
-        h->dispatched++;
-    }
-    tp_and(&e->running_mask, ~bit);
-    if (TP_UNLIKELY(tp_load(&h->owed)))
-        tp__event_left(th, fd);
-    return 0;
+    return tp__event_run(th, e, fd, bit, cb, owner, events);
 }
 
 /* Any event: directions, hang-up, error. Returns 1 if the event was held

@@ -20,25 +20,45 @@
 #define TP_EV_ERR 0x8u
 /* In a backend's `want` only: wake one of the threads sharing the fd. */
 #define TP_EV_EXCL 0x10u
+/* In a backend's `want` only: register edge-triggered (TP_CAP_EDGE); the
+ * core then always asks for both directions. */
+#define TP_EV_EDGE 0x80u
 
 /*
- * fd state word: interest (TP_EV_RECV|TP_EV_SEND), lock, exclusive flag,
- * in-use, and the generation in the high bits. One word so that an
- * interest change (CAS) can never lose a concurrent delete's generation
- * bump, and a reader sees both at once.
+ * fd state word: interest (TP_EV_RECV|TP_EV_SEND), readiness remembered for
+ * an edge-triggered fd, lock, flags, in-use, and the generation in the high
+ * bits. One word so that an interest change (CAS) can never lose a
+ * concurrent delete's generation bump, and a reader sees both at once.
  */
-#define TP_ST_LOCK 0x8u
+/* Edge-triggered fd: a direction reported while it was not wanted (its
+ * edge would be lost), to tell the callback when it is wanted: the
+ * interest bits shifted up by TP_ST_RDY_SHIFT. */
+#define TP_ST_RDY_SHIFT 2
+#define TP_ST_RDY_RECV (TP_EV_RECV << TP_ST_RDY_SHIFT)
+#define TP_ST_RDY_SEND (TP_EV_SEND << TP_ST_RDY_SHIFT)
+#define TP_ST_RDY (TP_ST_RDY_RECV | TP_ST_RDY_SEND)
 #define TP_ST_EXCL TP_EV_EXCL /* inserted with TPOLL_FD_EXCLUSIVE */
+#define TP_ST_LOCK 0x20u
 /* The fd's kind was found pollable for this generation (pass.c), or the
  * backend's kernel refuses what is not (TP_CAP_KERNEL_KIND). */
 #define TP_ST_CHECKED 0x40u
+/* Inserted with TPOLL_FD_EDGE on a backend with TP_CAP_EDGE. The same bit
+ * as TP_EV_EDGE, so that tp__wanted() passes it on at no cost. */
+#define TP_ST_EDGE TP_EV_EDGE
 /* In use: the bit just below the generation, so that the key TP_GEN()
  * that cookies carry is odd for a live fd and never matches a free entry:
  * one comparison per event checks both. */
-#define TP_ST_INUSE 0x80u
-#define TP_ST_GEN_SHIFT 8
+#define TP_ST_INUSE 0x100u
+#define TP_ST_GEN_SHIFT 9
 #define TP_ST_GEN_ONE ((AO_t)1 << TP_ST_GEN_SHIFT)
 #define TP_GEN(st) ((uint32_t)((st) >> (TP_ST_GEN_SHIFT - 1)))
+/* The key an edge-triggered fd's registrations and remembered events
+ * carry: even, so that its events leave the per-event common path
+ * (core/event.h). */
+#define TP_EDGE_GEN(st) (TP_GEN(st) & ~(uint32_t)1)
+/* What belongs to one generation: cleared by insert and delete. */
+#define TP_ST_PER_GEN                                                          \
+    ((AO_t)(TP_EV_BOTH | TP_ST_RDY | TP_ST_EXCL | TP_ST_CHECKED | TP_ST_EDGE))
 
 /* One fd table entry: exactly one cache line on LP64 (asserted). */
 struct tp__fd {
@@ -69,13 +89,23 @@ static inline unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit)
            (tp_load(&e->polled_send) & bit ? TP_EV_SEND : 0);
 }
 
-/* What it should watch, from the state word st. */
+/* What it should watch, from the state word st: the interest, with
+ * TP_EV_EDGE for an edge-triggered fd (registered for both directions
+ * whatever the interest, pass.c). Never equal to what is watched for an
+ * edge-triggered fd, so that the update pass always looks at it: it is
+ * queued only when it must be registered or has readiness to tell. */
 static inline unsigned tp__wanted(const struct tp__fd *e, AO_t st,
                                   tpoll_mask_t bit)
 {
     if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & bit))
-        return (unsigned)(st & TP_EV_BOTH);
+        return (unsigned)(st & (TP_EV_BOTH | TP_ST_EDGE));
     return 0;
+}
+
+/* Readiness remembered of the directions now wanted (edge-triggered). */
+static inline unsigned tp__ready_wanted(AO_t st)
+{
+    return (unsigned)(st & (st >> TP_ST_RDY_SHIFT)) & TP_EV_BOTH;
 }
 
 /* Record that the poller of the thread with `bit` went from watching

@@ -64,7 +64,7 @@ int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     if (e == NULL)
         return err;
     if (cb == NULL || !valid_mask(tp, thread_mask) ||
-        (flags & ~TPOLL_FD_EXCLUSIVE))
+        (flags & ~(TPOLL_FD_EXCLUSIVE | TPOLL_FD_EDGE)))
         return -EINVAL;
     if (tp_load(&e->state) & TP_ST_INUSE)
         return -EEXIST;
@@ -83,12 +83,16 @@ int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     tp_store(&e->owner, (AO_t)owner);
     tp_store(&e->thread_mask, thread_mask);
     /* New generation: events and updates of the previous user are stale. */
-    st = ((st & ~(AO_t)(TP_EV_BOTH | TP_ST_EXCL | TP_ST_CHECKED)) +
-          TP_ST_GEN_ONE) |
-         TP_ST_INUSE | (flags & TPOLL_FD_EXCLUSIVE ? TP_ST_EXCL : 0) |
-         (tp->be->caps & TP_CAP_KERNEL_KIND ? TP_ST_CHECKED : 0);
+    st = ((st & ~TP_ST_PER_GEN) + TP_ST_GEN_ONE) | TP_ST_INUSE |
+         (flags & TPOLL_FD_EXCLUSIVE ? TP_ST_EXCL : 0) |
+         (tp->be->caps & TP_CAP_KERNEL_KIND ? TP_ST_CHECKED : 0) |
+         (flags & TPOLL_FD_EDGE && tp->be->caps & TP_CAP_EDGE ? TP_ST_EDGE
+                                                              : 0);
     tp_store(&e->state, st | TP_ST_LOCK);
     tp__fd_unlock(e);
+    /* Registered once, now, whatever the interest (edge-triggered). */
+    if (st & TP_ST_EDGE)
+        tp__mark(tp, fd, thread_mask);
     return 0;
 }
 
@@ -143,8 +147,7 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
         tp__fd_unlock(e);
         return -ENOENT;
     }
-    st = (st & ~(AO_t)(TP_EV_BOTH | TP_ST_INUSE | TP_ST_EXCL | TP_ST_CHECKED)) +
-         TP_ST_GEN_ONE;
+    st = (st & ~(TP_ST_PER_GEN | TP_ST_INUSE)) + TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
     polled = tp_load(&e->polled_recv) | tp_load(&e->polled_send);
@@ -300,8 +303,32 @@ int tpoll_fd_set_threads(struct tpoll *tp, int fd, tpoll_mask_t thread_mask)
     return 0;
 }
 
-/* Sets the interest bits to (bits & keep) | add. */
-static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
+/* Threads to queue fd on after its state went from st to nst by an
+ * interest change or a readiness report. A level-triggered fd's threads
+ * re-register; an edge-triggered one's registration does not change: one
+ * of its threads only has to tell the callback of readiness now wanted,
+ * and a thread that could not register it (the kernel refused: a
+ * registration error is told with the wanted directions) tries again. */
+static TP_INLINE tpoll_mask_t concerned(const struct tpoll *tp,
+                                        const struct tp__fd *e, AO_t st,
+                                        AO_t nst)
+{
+    tpoll_mask_t mask = tp_load(&e->thread_mask);
+
+    if (nst & TP_ST_EDGE) {
+        mask &= tp_load(&tp->started);
+        return (tp__ready_wanted(nst) & ~tp__ready_wanted(st)) ||
+                       (tp_load(&e->polled_recv) & mask) != mask
+                   ? mask
+                   : 0;
+    }
+    return mask | tp_load(&e->polled_recv) | tp_load(&e->polled_send);
+}
+
+/* Sets the state bits to (bits & keep) | add, if the fd is in use and has
+ * the bits `need` too (0 and nothing changes if not). */
+static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep,
+                                  AO_t add, AO_t need)
 {
     struct tp__fd *e;
     AO_t st, seen, nst;
@@ -311,10 +338,11 @@ static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
     e = fd_entry(tp, fd, &err);
     if (e == NULL)
         return err;
+    need |= TP_ST_INUSE;
     st = tp_load_relaxed(&e->state);
     for (;;) {
-        if (!(st & TP_ST_INUSE))
-            return -ENOENT;
+        if ((st & need) != need)
+            return st & TP_ST_INUSE ? 0 : -ENOENT;
         nst = (st & keep) | add;
         if (nst == st)
             return 0;
@@ -323,8 +351,7 @@ static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
             break;
         st = seen;
     }
-    who = tp_load(&e->thread_mask) | tp_load(&e->polled_recv) |
-          tp_load(&e->polled_send);
+    who = concerned(tp, e, st, nst);
     /* Already queued on every concerned thread (a stop then a want before
      * the next pass): a pass clears its bit before reading the state, so it
      * sees this change too. */
@@ -336,22 +363,35 @@ static int change_interest(struct tpoll *tp, int fd, AO_t keep, AO_t add)
 
 int tpoll_want_recv(struct tpoll *tp, int fd)
 {
-    return change_interest(tp, fd, ~(AO_t)0, TP_EV_RECV);
+    return change_state(tp, fd, ~(AO_t)0, TP_EV_RECV, 0);
 }
 
 int tpoll_stop_recv(struct tpoll *tp, int fd)
 {
-    return change_interest(tp, fd, ~(AO_t)TP_EV_RECV, 0);
+    return change_state(tp, fd, ~(AO_t)TP_EV_RECV, 0, 0);
 }
 
 int tpoll_want_send(struct tpoll *tp, int fd)
 {
-    return change_interest(tp, fd, ~(AO_t)0, TP_EV_SEND);
+    return change_state(tp, fd, ~(AO_t)0, TP_EV_SEND, 0);
 }
 
 int tpoll_stop_send(struct tpoll *tp, int fd)
 {
-    return change_interest(tp, fd, ~(AO_t)TP_EV_SEND, 0);
+    return change_state(tp, fd, ~(AO_t)TP_EV_SEND, 0, 0);
+}
+
+int tpoll_fd_ready(struct tpoll *tp, int fd, unsigned events)
+{
+    int err = 0;
+
+    if (fd_entry(tp, fd, &err) == NULL)
+        return err;
+    if (events == 0 || (events & ~(unsigned)TP_EV_BOTH))
+        return -EINVAL;
+    /* Readiness is kept for edge-triggered fds only. */
+    return change_state(tp, fd, ~(AO_t)0, (AO_t)events << TP_ST_RDY_SHIFT,
+                        TP_ST_EDGE);
 }
 
 int tpoll_fd_interest(const struct tpoll *tp, int fd)

@@ -24,8 +24,8 @@ static void forget_thread(struct tpoll *tp, struct tp__thread *th)
         tp__thread_free_queues(th);
     } else {
         th->local = th->inbox = NULL;
-        th->errs = NULL;
-        th->nlocal = th->nerrs = th->overflow = 0;
+        th->late = NULL;
+        th->nlocal = th->nlate = th->overflow = 0;
     }
     tp_store(&th->life, TP_LIFE_FREE);
 }
@@ -74,7 +74,7 @@ int tpoll_after_fork(struct tpoll *tp)
     /* Called from a callback: the dispatch still reads the poller's event
      * buffer; the poller is renewed when the dispatch ends. */
     if (self->in_dispatch) {
-        self->nlocal = self->nerrs = self->overflow = 0;
+        self->nlocal = self->nlate = self->overflow = 0;
         self->fork_pending = 1;
         self->head.dbit = 0;
         return 0;

@@ -39,6 +39,9 @@ enum tp__hook_point {
     TP_HOOK_CALL_RING_GROWN,     /* tpoll_call: a full ring reallocated,
                                     not yet in place, queue locked;
                                     arg: tid */
+    TP_HOOK_EDGE_REMEMBER,       /* edge-triggered event: state read, an
+                                    unwanted direction to remember next;
+                                    arg: fd */
     TP_HOOK_COUNT
 };
 

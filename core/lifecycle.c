@@ -18,8 +18,8 @@ static int alloc_queues(struct tp__thread *th)
     th->overflow = 0;
     th->local = tp__calloc((size_t)th->qcap, sizeof(int));
     th->inbox = tp__calloc((size_t)th->qcap, sizeof(int));
-    th->errs = tp__calloc(TP_ERR_CAP, sizeof(*th->errs));
-    if (th->local && th->inbox && th->errs)
+    th->late = tp__calloc(TP_LATE_CAP, sizeof(*th->late));
+    if (th->local && th->inbox && th->late)
         return 0;
     tp__thread_free_queues(th);
     return -ENOMEM;
@@ -29,10 +29,10 @@ void tp__thread_free_queues(struct tp__thread *th)
 {
     tp__free(th->local);
     tp__free(th->inbox);
-    tp__free(th->errs);
+    tp__free(th->late);
     th->local = th->inbox = NULL;
-    th->errs = NULL;
-    th->nlocal = th->nerrs = th->overflow = 0;
+    th->late = NULL;
+    th->nlocal = th->nlate = th->overflow = 0;
 }
 
 /* The per-thread init hook: queue every live fd this thread may poll.
@@ -83,7 +83,7 @@ static void go_live(struct tp__thread *th)
 {
     tp_store(&th->wword, 0);
     tp_store(&th->head.owed, 0);
-    th->nheld = th->errs_held = 0;
+    th->nheld = th->late_held = 0;
     tp_store(&th->scan_dirty, 1);
     /* After fork the id may come from a thread that vanished inside its
      * dispatch: nothing of that dispatch belongs to the new binding. */
@@ -139,7 +139,7 @@ int tp__thread_renew(struct tp__thread *th)
 {
     int err;
 
-    th->nlocal = th->nerrs = th->overflow = 0;
+    th->nlocal = th->nlate = th->overflow = 0;
     err = th->head.tp->be->thread_init(th);
     if (err) {
         tp__thread_free_queues(th);

@@ -13,19 +13,27 @@
 #include "pass.h"
 #include "queue.h"
 
-/* Past TP_ERR_CAP in one pass the fd is queued again instead: nothing of
- * it is registered, so the next pass tries it again and reports it then
- * (the wait does not block while errors wait to be reported). No refusal
- * is lost, however many fds are refused at once. */
+/* Past TP_LATE_CAP in one pass the fd is queued again instead (returns
+ * 0): nothing of it changed, so the next pass finds it again and reports
+ * it then (the wait does not block while events wait to be reported).
+ * No event is lost, however many fds have one at once. */
+static int record_late(struct tp__thread *th, int fd, uint32_t gen,
+                       unsigned ev)
+{
+    if (th->nlate < TP_LATE_CAP) {
+        th->late[th->nlate].fd = fd;
+        th->late[th->nlate].gen = gen;
+        th->late[th->nlate].ev = ev;
+        th->nlate++;
+        return 1;
+    }
+    tp__mark_self(th, fd);
+    return 0;
+}
+
 void tp__record_error(struct tp__thread *th, int fd, uint32_t gen)
 {
-    if (th->nerrs < TP_ERR_CAP) {
-        th->errs[th->nerrs].fd = fd;
-        th->errs[th->nerrs].gen = gen;
-        th->nerrs++;
-    } else {
-        tp__mark_self(th, fd);
-    }
+    record_late(th, fd, gen, TP_EV_ERR);
 }
 
 static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
@@ -82,18 +90,52 @@ static TP_NOINLINE int check_kind(struct tp__thread *th, int fd,
     return err;
 }
 
+/*
+ * An edge-triggered fd's remembered readiness of directions now wanted:
+ * taken from the state word (one thread of the mask takes it) and told to
+ * the callback by this wait, as the kernel will not tell it again.
+ */
+static TP_NOINLINE void take_ready(struct tp__thread *th, int fd,
+                                   struct tp__fd *e, AO_t st)
+{
+    unsigned ready;
+
+    while ((ready = tp__ready_wanted(st)) != 0) {
+        AO_t seen;
+
+        if (th->nlate == TP_LATE_CAP) {
+            tp__mark_self(th, fd);
+            return;
+        }
+        seen = tp_cas(&e->state, st, st & ~((AO_t)ready << TP_ST_RDY_SHIFT));
+        if (seen == st) {
+            record_late(th, fd, TP_EDGE_GEN(st), ready);
+            return;
+        }
+        st = seen;
+    }
+}
+
 /* Decide from (thread in mask, interest, registered) and act; runs with
- * fd locked. Returns 1 when the backend was asked to change something. */
+ * fd locked. Returns 1 when the backend was asked to change something. An
+ * edge-triggered fd is registered for both directions whatever the
+ * interest (its events tell the core readiness it must remember). */
 static int update_fd(struct tp__thread *th, int fd)
 {
     struct tp__fd *e = &th->head.fds[fd];
     AO_t st = tp_load(&e->state);
     unsigned want = tp__wanted(e, st, th->bit);
     unsigned have = tp__polled_for(e, th->bit);
+    unsigned edge = 0;
     int err;
 
     if (TP_UNLIKELY(th->nheld) && want && still_held(th, fd, e))
         want = 0;
+    if (TP_UNLIKELY(want & TP_EV_EDGE)) {
+        take_ready(th, fd, e, st);
+        want = TP_EV_BOTH;
+        edge = TP_EV_EDGE;
+    }
     if (want == have)
         return 0;
     if (TP_UNLIKELY(!(st & TP_ST_CHECKED)) && (want & ~have) &&
@@ -107,8 +149,8 @@ static int update_fd(struct tp__thread *th, int fd)
         tp_store_relaxed(&th->scan_dirty, 1);
         return 1;
     }
-    err = th->head.tp->be->set(th, fd, TP_GEN(st), have,
-                               want | excl_flag(th, st, want));
+    err = th->head.tp->be->set(th, fd, edge ? TP_EDGE_GEN(st) : TP_GEN(st),
+                               have, want | edge | excl_flag(th, st, want));
     if (err) {
         /* Nothing registered that we cannot account for: drop what the
          * backend refused and tell the fd's callback. */
@@ -227,25 +269,26 @@ void tp__apply_updates(struct tp__thread *th)
 
 /*
  * Registration failures become an error event on the fd's callback, once,
- * and are not retried until the interest changes again. An error carries
- * the generation it happened in: one of an fd deleted since is dropped,
- * never delivered to the next user of the number.
+ * and are not retried until the interest changes again; remembered
+ * readiness becomes the event the kernel gave when it was not wanted. An
+ * event carries the generation it happened in: one of an fd deleted since
+ * is dropped, never delivered to the next user of the number.
  */
-void tp__dispatch_errors(struct tp__thread *th)
+void tp__dispatch_late(struct tp__thread *th)
 {
-    int i, n = th->nerrs;
+    int i, n = th->nlate;
 
-    th->nerrs = 0;
+    th->nlate = 0;
     for (i = 0; i < n; i++) {
-        struct tp__err err = th->errs[i];
+        struct tp__late ev = th->late[i];
 
         /* Held back while the callback runs on the thread the fd just
-         * left: nothing would report the error again, so it stays, and
+         * left: nothing would report the event again, so it stays, and
          * is tried again when that thread's leaving re-marks the fd
          * (the wait may block meanwhile). Kept entries go where already
          * delivered ones were. */
-        if (tp__event(th, err.fd, err.gen, TP_EV_ERR))
-            th->errs[th->nerrs++] = err;
+        if (tp__event(th, ev.fd, ev.gen, ev.ev))
+            th->late[th->nlate++] = ev;
     }
-    th->errs_held = th->nerrs;
+    th->late_held = th->nlate;
 }

@@ -11,9 +11,9 @@
 /* Apply th's queued updates (runs on th). */
 void tp__apply_updates(struct tp__thread *th);
 /* Note a registration failure of fd in generation gen, for
- * tp__dispatch_errors. */
+ * tp__dispatch_late. */
 void tp__record_error(struct tp__thread *th, int fd, uint32_t gen);
-/* Dispatch the registration failures recorded by the last pass. */
-void tp__dispatch_errors(struct tp__thread *th);
+/* Dispatch the events the last pass found (struct tp__late). */
+void tp__dispatch_late(struct tp__thread *th);
 
 #endif

@@ -94,7 +94,7 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
      * or an error to report that is not held back: poll without
      * blocking. */
     if (slept) {
-        if (!tp__wake_sleep_begin(&th->wword) || th->nerrs > th->errs_held)
+        if (!tp__wake_sleep_begin(&th->wword) || th->nlate > th->late_held)
             timeout_ms = 0;
         else
             TP_HOOK(TP_HOOK_BEFORE_POLL, th->tid);
@@ -107,8 +107,8 @@ int tpoll_wait(struct tpoll *tp, int timeout_ms)
         tp_count(&th->ctr.polls, 1);
     th->head.dispatched = 0;
     th->in_dispatch = 1;
-    if (TP_UNLIKELY(th->nerrs))
-        tp__dispatch_errors(th);
+    if (TP_UNLIKELY(th->nlate))
+        tp__dispatch_late(th);
     if (n > 0) {
         tp->be->dispatch(th, n);
         if (th->head.dispatched == 0)

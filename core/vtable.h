@@ -28,6 +28,13 @@ struct tp__thread;
  * would (a closed fd, a regular file, a directory: epoll), so the core
  * skips its check and the fstat it costs. */
 #define TP_CAP_KERNEL_KIND 0x10u
+/* set() registers edge-triggered when `want` has TP_EV_EDGE (epoll:
+ * EPOLLET, kqueue: EV_CLEAR): readiness is reported once per change. The
+ * core then keeps the registration for both directions for the fd's whole
+ * life in the thread, and interest changes never reach the backend. Other
+ * backends treat a TPOLL_FD_EDGE fd as level-triggered, which tells the
+ * callback at least as often. */
+#define TP_CAP_EDGE 0x20u
 
 struct tpoll_backend {
     const char *name;

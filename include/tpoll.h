@@ -163,6 +163,21 @@ TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
  * modify; on the other backends the flag is accepted and has no effect
  * (every thread in the mask may be woken). */
 #define TPOLL_FD_EXCLUSIVE 0x1u
+/*
+ * Edge-triggered: the fd is registered with the kernel once, for both
+ * directions, when a thread of its mask first polls; interest changes
+ * then only change what the callback is told, and make no system call
+ * (epoll: EPOLLET, kqueue: EV_CLEAR). A direction's readiness is reported
+ * once per change, so the callback must read (write) until the call
+ * fails with EAGAIN, or call tpoll_fd_ready() for what it left undone;
+ * otherwise that direction is not reported again until new data (room)
+ * arrives. Readiness that arrives while a direction is not wanted is
+ * remembered, and a later want of it runs the callback without waiting
+ * for an edge. poll, select and event ports have no edge-triggered
+ * registrations: there the fd behaves as a level-triggered one (it is
+ * reported again while ready, so the callback is never told less).
+ */
+#define TPOLL_FD_EDGE 0x2u
 
 /* tpoll_fd_insert() with flags (TPOLL_FD_*); -EINVAL for unknown flags,
  * otherwise as tpoll_fd_insert(). */
@@ -253,6 +268,18 @@ TPOLL_API int tpoll_want_recv(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_stop_recv(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_want_send(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_stop_send(struct tpoll *tp, int fd);
+
+/*
+ * For a TPOLL_FD_EDGE fd whose callback stopped before EAGAIN (to be fair
+ * to other fds, say): `events` (TPOLL_RECV and/or TPOLL_SEND) are still
+ * ready, so the callback runs again for the wanted ones after the fds
+ * already ready on its thread, without a system call; ones not wanted now
+ * are told when wanted. Level-triggered fds (and every fd on poll, select
+ * and event ports) are reported again while ready anyway: 0 and nothing
+ * changes. Callable from any thread. -EINVAL (events empty or not only
+ * those bits), -EBADF, -EMFILE, -ENOENT.
+ */
+TPOLL_API int tpoll_fd_ready(struct tpoll *tp, int fd, unsigned events);
 
 /* Current interest (TPOLL_RECV|TPOLL_SEND bits) of fd, or
  * -EBADF/-EMFILE/-ENOENT. */

@@ -13,6 +13,8 @@
 /* A rare path kept out of its caller, so the caller's common path does not
  * pay for the rare one's registers. */
 #define TP_NOINLINE __attribute__((noinline))
+/* A small function whose callers pass constants: each copy is folded. */
+#define TP_INLINE inline __attribute__((always_inline))
 #if defined(__GLIBC__)
 /* Thread-locals read on every wait: initial-exec spares the shared
  * library a __tls_get_addr call per access. glibc keeps static TLS room
@@ -25,6 +27,7 @@
 #endif
 #else
 #define TP_NOINLINE
+#define TP_INLINE inline
 #define TP_TLS _Thread_local
 #define TP_LIKELY(x) (x)
 #define TP_UNLIKELY(x) (x)

@@ -744,7 +744,7 @@ static void test_insert_flags_errors(void **state)
     expect_unchanged(
         f, tpoll_fd_insert_flags(f->tp, MAX_FDS, probe_cb, f, 1, ~0u), -EMFILE);
     expect_unchanged(f, tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1,
-                                              TPOLL_FD_EXCLUSIVE << 1),
+                                              TPOLL_FD_EDGE << 1),
                      -EINVAL);
     expect_unchanged(f, tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1, ~0u),
                      -EINVAL);
@@ -756,7 +756,7 @@ static void test_insert_flags_errors(void **state)
                      -EINVAL);
     /* Arguments before the table: bad flags on an inserted fd. */
     expect_unchanged(f, tpoll_fd_insert_flags(f->tp, f->sv[0], probe_cb, f, 1,
-                                              2),
+                                              TPOLL_FD_EDGE << 1),
                      -EINVAL);
     expect_unchanged(f, tpoll_fd_insert_flags(f->tp, f->sv[0], probe_cb, f, 1,
                                               TPOLL_FD_EXCLUSIVE),
@@ -768,6 +768,11 @@ static void test_insert_flags_errors(void **state)
     assert_int_equal(tpoll_fd_interest(f->tp, fd), 0);
     assert_int_equal(tpoll_fd_delete(f->tp, fd), 0);
     assert_int_equal(tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1, 0), 0);
+    assert_int_equal(tpoll_fd_delete(f->tp, fd), 0);
+    assert_int_equal(tpoll_fd_insert_flags(f->tp, fd, probe_cb, f, 1,
+                                           TPOLL_FD_EDGE | TPOLL_FD_EXCLUSIVE),
+                     0);
+    assert_int_equal(tpoll_fd_interest(f->tp, fd), 0);
     assert_int_equal(tpoll_fd_delete(f->tp, fd), 0);
 }
 

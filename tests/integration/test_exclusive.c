@@ -18,7 +18,7 @@ static void test_unknown_flags_refused(void **state)
 
     (void)state;
     tu_socketpair(sv);
-    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_noop_cb, NULL, 1, 0x2),
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_noop_cb, NULL, 1, 0x4),
                      -EINVAL);
     assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], tu_noop_cb, NULL, 1,
                                            TPOLL_FD_EXCLUSIVE | 0x80000000u),
