@@ -24,6 +24,9 @@
  * Environment: TPOLL_STRESS_SEED (printed on failure), TPOLL_STRESS_THREADS
  * (default 4), TPOLL_STRESS_SECONDS (default 2), TPOLL_STRESS_OPS (per
  * thread, default 20000): the run stops at whichever bound comes first.
+ * TPOLL_STRESS_EDGE=1 inserts every fd with TPOLL_FD_EDGE (the callbacks
+ * read until EAGAIN, as edge triggering asks): no byte may be lost then
+ * either, though readiness is told once per edge.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +77,7 @@ struct slot {
     int inserted;
     unsigned interest;
     struct owner *owner;
+    struct owner *gone; /* the last owner deleted */
     struct pairgen *pg;
 };
 
@@ -84,6 +88,7 @@ struct stress {
     unsigned long seed;
     uint64_t end_ms;
     unsigned long max_ops;
+    unsigned insert_flags; /* TPOLL_FD_EDGE or 0 */
     atomic_int phase; /* 0 run, 1 drain, 2 idle (block), 3 stop */
     atomic_int ready;
     atomic_int done; /* workers through with their operations */
@@ -298,7 +303,17 @@ static void delete_one(struct worker *w, struct slot *s, int idx, int in_cb)
         break;
     }
     s->inserted = 0;
+    s->gone = o;
     s->owner = NULL;
+}
+
+/* No callback of the slot's last owner may run any more: its delete said
+ * so (returned 0, or waited), or its release ran. Only then may the
+ * number name another file: a callback still running reads it. */
+static int settled(const struct slot *s)
+{
+    return s->gone == NULL || atomic_load(&s->gone->deleted) ||
+           atomic_load(&s->gone->released);
 }
 
 static void op_insert(struct worker *w, struct slot *s, int idx)
@@ -306,13 +321,15 @@ static void op_insert(struct worker *w, struct slot *s, int idx)
     tpoll_mask_t m = rnd_mask(w);
 
     if (s->inserted) {
-        expect(tpoll_fd_insert(S.tp, s->fd, stress_cb, s->owner, m), -EEXIST,
-               "insert", idx);
+        expect(tpoll_fd_insert_flags(S.tp, s->fd, stress_cb, s->owner, m,
+                                 S.insert_flags),
+               -EEXIST, "insert", idx);
         return;
     }
     s->owner = new_owner(s, idx, m);
-    expect(tpoll_fd_insert(S.tp, s->fd, stress_cb, s->owner, m), 0, "insert",
-           idx);
+    expect(tpoll_fd_insert_flags(S.tp, s->fd, stress_cb, s->owner, m,
+                                 S.insert_flags),
+           0, "insert", idx);
     s->inserted = 1;
     s->interest = 0;
     /* Almost always read what arrives, so bytes do not pile up. */
@@ -443,13 +460,17 @@ static void set_nonblock(int fd)
         report("fcntl: %s", strerror(errno));
 }
 
-/* Close, and at once give the same number to a new socket. */
+/* Close, and at once give the same number to a new socket, once no
+ * callback of its last user can be running (else skipped: that callback
+ * would read the new socket, still blocking, and hang). */
 static void op_reopen(struct worker *w, struct slot *s, int idx)
 {
     int sv[2];
 
     if (s->inserted)
         op_delete(w, s, idx);
+    if (!settled(s))
+        return;
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
         report("socketpair: %s", strerror(errno));
         return;
@@ -575,8 +596,9 @@ static void drain_all(void)
         pthread_mutex_lock(&s->mu);
         if (!s->inserted) {
             s->owner = new_owner(s, i, TPOLL_THREAD(i % S.nthreads));
-            expect(tpoll_fd_insert(S.tp, s->fd, stress_cb, s->owner,
-                                   TPOLL_THREAD(i % S.nthreads)),
+            expect(tpoll_fd_insert_flags(S.tp, s->fd, stress_cb, s->owner,
+                                         TPOLL_THREAD(i % S.nthreads),
+                                         S.insert_flags),
                    0, "final insert", i);
             s->inserted = 1;
         }
@@ -694,6 +716,7 @@ static void test_stress(void **state)
         fail_msg("TPOLL_STRESS_THREADS must be 2..%d", MAX_THREADS);
     seconds = env_ulong("TPOLL_STRESS_SECONDS", 2);
     S.max_ops = env_ulong("TPOLL_STRESS_OPS", 20000);
+    S.insert_flags = env_ulong("TPOLL_STRESS_EDGE", 0) ? TPOLL_FD_EDGE : 0;
     S.nslots = S.nthreads * SLOTS_PER_THREAD;
     pthread_mutex_init(&S.all_mu, NULL);
     S.tp = tu_create(S.nthreads, MAX_FDS);
