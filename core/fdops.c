@@ -131,8 +131,15 @@ static tpoll_mask_t raise_rebuild(struct tp__thread *th)
  * are cleared first and its rebuild flag raised after (a rebuild in
  * between then either misses the fd or finds the flag raised again), and
  * if it sleeps it is counted as a holder, to be woken and waited for.
+ *
+ * closing (tpoll_fd_close): the fd is closed once nothing uses it, and an
+ * edge-triggered fd's registrations go with the close (epoll drops them
+ * with the file, kqueue with the descriptor): none is removed now. Until
+ * the close they may still report: stale keys, dropped; and edge
+ * triggered, they cannot make a poller return at every call meanwhile.
  */
-static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
+static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
+                         int closing)
 {
     struct tp__fd *e;
     tpoll_mask_t polled;
@@ -147,6 +154,7 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
         tp__fd_unlock(e);
         return -ENOENT;
     }
+    closing = closing && (st & TP_ST_EDGE);
     st = (st & ~(TP_ST_PER_GEN | TP_ST_INUSE)) + TP_ST_GEN_ONE;
     tp_store(&e->state, st | TP_ST_LOCK);
     tp_swap(&e->thread_mask, 0);
@@ -157,12 +165,14 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u)
         tp_store(&e->polled_send, 0);
         for (; polled; polled &= polled - 1)
             u->holders |= raise_rebuild(&tp->threads[tp__ctz(polled)]);
-    } else {
+    } else if (!closing) {
         for (; polled; polled &= polled - 1) {
             struct tp__thread *th = &tp->threads[tp__ctz(polled)];
 
             tp->be->remove(th, fd, tp__polled_for(e, th->bit));
         }
+    }
+    if (!(tp->be->caps & TP_CAP_SCAN)) {
         tp_store(&e->polled_recv, 0);
         tp_store(&e->polled_send, 0);
     }
@@ -204,7 +214,7 @@ static void wake_holders(struct tpoll *tp, tpoll_mask_t holders)
 int tpoll_fd_delete(struct tpoll *tp, int fd)
 {
     struct in_use u = {0};
-    int err = delete_locked(tp, fd, &u);
+    int err = delete_locked(tp, fd, &u, 0);
 
     if (err)
         return err;
@@ -224,7 +234,10 @@ static void finish_fork_here(struct tpoll *tp)
         tp__thread_finish_fork(self);
 }
 
-int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
+/* Deletes fd and hands what remains to a release record: the release
+ * callback, and for tpoll_fd_close the close, run once nothing uses it. */
+static int delete_released(struct tpoll *tp, int fd, tpoll_release_cb release,
+                           int closing)
 {
     struct tp__rel *r;
     struct in_use u = {0};
@@ -232,12 +245,10 @@ int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
 
     if (fd_entry(tp, fd, &err) == NULL)
         return err;
-    if (release == NULL)
-        return -EINVAL;
     r = tp__rel_new();
     if (r == NULL)
         return -ENOMEM;
-    err = delete_locked(tp, fd, &u);
+    err = delete_locked(tp, fd, &u, closing);
     if (err) {
         tp__rel_free(r);
         return err;
@@ -245,11 +256,28 @@ int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
     r->fd = fd;
     r->owner = u.owner;
     r->release = release;
+    r->close_fd = closing;
     r->running = u.running;
     r->holders = u.holders;
     tp__rel_submit(tp, r);
     finish_fork_here(tp);
     return 0;
+}
+
+int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
+{
+    int err = 0;
+
+    if (fd_entry(tp, fd, &err) == NULL)
+        return err;
+    if (release == NULL)
+        return -EINVAL;
+    return delete_released(tp, fd, release, 0);
+}
+
+int tpoll_fd_close(struct tpoll *tp, int fd, tpoll_release_cb release)
+{
+    return delete_released(tp, fd, release, 1);
 }
 
 int tpoll_fd_delete_wait(struct tpoll *tp, int fd)
@@ -259,7 +287,7 @@ int tpoll_fd_delete_wait(struct tpoll *tp, int fd)
 
     if (tp != NULL && tp__in_callback())
         return -EDEADLK;
-    err = delete_locked(tp, fd, &u);
+    err = delete_locked(tp, fd, &u, 0);
     if (err)
         return err;
     if (u.running | u.holders)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Records of deletes and migrations waiting for threads (release.h). */
+#include <unistd.h>
+
 #include "binding.h"
 #include "queue.h"
 #include "release.h"
@@ -54,6 +56,8 @@ static void run_release(struct tpoll *tp, struct tp__rel *r)
 
 static void finish(struct tpoll *tp, struct tp__rel *r)
 {
+    if (r->close_fd)
+        close(r->fd);
     if (r->release != NULL)
         run_release(tp, r);
     if (r->waiter != NULL) {

@@ -29,6 +29,7 @@ struct tp__rel {
     int fd;
     void *owner;
     tpoll_release_cb release;  /* or NULL */
+    int close_fd;              /* tpoll_fd_close: close fd first */
     struct tp__waiter *waiter; /* or NULL */
     int heap;                  /* tp__rel_new's: freed when finished */
 };

@@ -8,12 +8,17 @@ if(TPOLL_BUILD_TESTS)
   tpoll_add_test(NAME example_http_help KIND example BACKENDS none
     ENVIRONMENT "EMULATOR=${TPOLL_EMULATOR}"
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_check.sh help $<TARGET_FILE:tpoll_http>
-      --port --addr --threads --backend --seconds --listener)
+      --port --addr --threads --backend --seconds --listener --trigger)
 endif()
 # Driven by wrk (Debian package wrk; skipped without it): a few seconds of
 # keep-alive load on loopback, every response checked.
 if(TPOLL_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
   tpoll_add_test(NAME example_http_wrk KIND example TIMEOUT 60 RUN_SERIAL
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/http_wrk.sh $<TARGET_FILE:tpoll_http>
+      ${CMAKE_CURRENT_LIST_DIR}/http_check.lua @BACKEND@)
+  # The same with edge-triggered connections (--trigger edge).
+  tpoll_add_test(NAME example_http_wrk_edge KIND example TIMEOUT 60 RUN_SERIAL
+    ENVIRONMENT TRIGGER=edge LABELS edge
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/http_wrk.sh $<TARGET_FILE:tpoll_http>
       ${CMAKE_CURRENT_LIST_DIR}/http_check.lua @BACKEND@)
 endif()

@@ -4,6 +4,7 @@
 # Runs tpoll_http on a loopback port and drives it with wrk (keep-alive,
 # fixed connection count, a few seconds). Passes when wrk saw no error and
 # every response was the exact hello answer, and the server stops cleanly.
+# TRIGGER=edge in the environment passes --trigger edge to the server.
 # Exit 77 (skipped) when wrk is not installed (Debian package wrk).
 set -eu
 server=$1 lua=$2 backend=$3
@@ -12,7 +13,7 @@ command -v wrk >/dev/null || { echo "wrk not installed: skipped"; exit 77; }
 
 . "$(dirname "$0")/http_server.sh"
 server_start "$server" --port 0 --threads "$threads" --backend "$backend" \
-    --seconds 60
+    --seconds 60 --trigger "${TRIGGER:-level}"
 
 wrk -t2 -c"$conns" -d"${seconds}s" -s "$lua" "$url" >"$dir/wrk.log" 2>&1 ||
     { cat "$dir/wrk.log"; exit 1; }
@@ -26,6 +27,16 @@ kqueue | port) server_kill ;;
     server_wait
     ;;
 esac
+
+# Edge-triggered on epoll: one registration call per connection (its
+# add; tpoll_fd_close leaves the removal to the close), plus the
+# listeners' adds.
+if [ "${TRIGGER:-level}" = edge ] && [ "$backend" = epoll ]; then
+    per=$(sed -n 's/.*(\([0-9.]*\) per connection.*/\1/p' "$dir/last")
+    awk -v p="${per:-9}" 'BEGIN { exit !(p <= 1.1) }' ||
+        { echo "FAILED: ${per:-no} registration calls per connection" >&2; exit 1; }
+    echo "ok: $per registration calls per connection"
+fi
 
 line=$(grep '^wrk-check:' "$dir/wrk.log") || { echo "no wrk-check line" >&2; exit 1; }
 val() { printf '%s\n' "$line" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }

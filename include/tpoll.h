@@ -248,6 +248,22 @@ TPOLL_API int tpoll_fd_delete_async(struct tpoll *tp, int fd,
 TPOLL_API int tpoll_fd_delete_wait(struct tpoll *tp, int fd);
 
 /*
+ * tpoll_fd_delete_async, and tpoll closes fd itself when nothing uses it
+ * any more, before it calls release (which may be NULL here): the second
+ * phase is the moment a close is safe, as libuv's uv_close. Since the
+ * close removes the kernel's registrations of an edge-triggered fd
+ * (TPOLL_FD_EDGE: epoll drops them with the file, kqueue with the
+ * descriptor), the delete makes no registration call for one: a
+ * connection then costs one registration call in all. If the file is
+ * also open elsewhere (dup, fork, fd passing), epoll keeps its
+ * registration until the last copy closes, and its rare edge-triggered
+ * events are dropped as stale. Errors as tpoll_fd_delete_async, without
+ * -EINVAL for a NULL release; on error fd is not closed.
+ */
+TPOLL_API int tpoll_fd_close(struct tpoll *tp, int fd,
+                             tpoll_release_cb release);
+
+/*
  * Moves fd to another set of threads (migration). Once it returns, no
  * callback for fd starts on a thread that left the mask; threads leaving
  * stop polling it before their next poll, threads joining start. Called

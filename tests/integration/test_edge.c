@@ -9,6 +9,7 @@
  * no second report of readiness the callback left unconsumed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -425,6 +426,115 @@ static void test_refused_told_at_want(void **state)
     tu_destroy(tp);
 }
 
+/* The owner of an fd closed by tpoll_fd_close: its record first. */
+struct closed {
+    struct rec r;
+    atomic_ulong calls; /* release callbacks */
+    atomic_int fd_was_closed;
+    void *owner;
+};
+
+static void closed_release(struct tpoll *tp, int fd, void *owner)
+{
+    struct closed *c = owner;
+
+    (void)tp;
+    atomic_store(&c->fd_was_closed, fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+    c->owner = owner;
+    atomic_fetch_add(&c->calls, 1);
+}
+
+/* tpoll_fd_close with nothing in use: the fd is closed and release runs
+ * inside the call, and an edge-triggered fd's registration is left to the
+ * close: one registration call in the fd's whole life. */
+static void test_close_one_registration_call(void **state)
+{
+    struct closed c = {0};
+    int sv[2];
+    struct tpoll *tp = setup(sv, &c.r);
+    uint64_t registered;
+
+    (void)state;
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    registered = ctl_calls(tp);
+    assert_int_equal(tpoll_fd_close(tp, sv[0], closed_release), 0);
+    assert_int_equal(atomic_load(&c.calls), 1);
+    assert_true(atomic_load(&c.fd_was_closed));
+    assert_ptr_equal(c.owner, &c);
+    if (strcmp(tpoll_backend_name(tp), "epoll") == 0)
+        assert_int_equal(registered, 1);
+    if (edge_backend(tp))
+        assert_int_equal(ctl_calls(tp), registered);
+    /* The peer sees the end of the connection at once. */
+    assert_int_equal(tu_drain(sv[1]), 0);
+    assert_int_equal(tpoll_fd_close(tp, sv[0], NULL), -ENOENT);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+static void on_parked(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct rec *r = owner;
+
+    (void)tp, (void)events;
+    /* Still open while this callback runs, though tpoll_fd_close was
+     * called meanwhile. */
+    r->got = fcntl(fd, F_GETFD) >= 0;
+    atomic_fetch_add(&r->calls, 1);
+}
+
+/* tpoll_fd_close while the fd's callback runs on another thread: the
+ * number stays open until that callback returns, then it is closed and
+ * release runs (forced: the callback is parked before it starts). */
+static void test_close_waits_for_callback(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct closed c = {0};
+    struct tu_trap *trap;
+    struct tu_loop l;
+    int sv[2];
+
+    (void)state;
+    tu_socketpair(sv);
+    tu_loop_start(&l, tp, 1);
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], on_parked, &c.r,
+                                           TPOLL_THREAD(1), TPOLL_FD_EDGE),
+                     0);
+    trap = tu_trap_arm(TP_HOOK_DISPATCH_CHECKED, sv[0]);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    assert_true(tu_trap_wait(trap));
+    assert_int_equal(tpoll_fd_close(tp, sv[0], closed_release), 0);
+    assert_int_equal(atomic_load(&c.calls), 0);
+    assert_true(fcntl(sv[0], F_GETFD) >= 0);
+    tu_trap_release(trap);
+    assert_true(tu_wait_atomic(&c.calls, 1));
+    tu_loop_stop(&l);
+    assert_int_equal(atomic_load(&c.r.calls), 1);
+    assert_int_equal(c.r.got, 1);
+    assert_true(atomic_load(&c.fd_was_closed));
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/* Refused calls close nothing. */
+static void test_fd_close_errors(void **state)
+{
+    struct rec r = {0};
+    int sv[2];
+    struct tpoll *tp = setup(sv, &r);
+
+    (void)state;
+    assert_int_equal(tpoll_fd_close(NULL, sv[0], NULL), -EINVAL);
+    assert_int_equal(tpoll_fd_close(tp, -1, NULL), -EBADF);
+    assert_int_equal(tpoll_fd_close(tp, 1 << 30, NULL), -EMFILE);
+    assert_int_equal(tpoll_fd_close(tp, sv[1], NULL), -ENOENT);
+    assert_true(fcntl(sv[0], F_GETFD) >= 0);
+    assert_true(fcntl(sv[1], F_GETFD) >= 0);
+    assert_int_equal(tpoll_fd_interest(tp, sv[0]), 0);
+    teardown(tp, sv);
+}
+
 static void test_fd_ready_errors(void **state)
 {
     struct rec r = {0};
@@ -461,6 +571,9 @@ int main(void)
         cmocka_unit_test(test_migrated_keeps_readiness),
         cmocka_unit_test(test_want_races_remembering),
         cmocka_unit_test(test_refused_told_at_want),
+        cmocka_unit_test(test_close_one_registration_call),
+        cmocka_unit_test(test_close_waits_for_callback),
+        cmocka_unit_test(test_fd_close_errors),
         cmocka_unit_test(test_fd_ready_errors),
     };
 
