@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # bench/http.sh BUILD_DIR [ROUNDS]
-# tpoll_http (epoll) against the same hello server on libuv and on libev
+# tpoll_http (epoll; level-triggered, and edge-triggered with --trigger
+# edge) against the same hello server on libuv and on libev
 # (bench_http_libuv, bench_http_libev), each with 1 and 2 server threads,
 # all driven by one wrk command that checks every response
 # (examples/http_check.lua). Each round runs every server once, in an
@@ -24,6 +25,7 @@ wrk_args="-t2 -c64 -d${HTTP_BENCH_SECONDS:-5}s"
 thread_counts="1 2"
 
 tpoll=$build/examples/tpoll_http
+tpoll_edge=$tpoll
 libuv=$build/bench/bench_http_libuv
 libev=$build/bench/bench_http_libev
 for bin in "$tpoll" "$libuv" "$libev"; do
@@ -61,9 +63,14 @@ wait_quiet() {
 }
 
 # run NAME BIN THREADS: one wrk run, its requests/s and the server's CPU
-# time per request appended to the round's results.
+# time per request appended to the round's results. tpoll_edge is
+# tpoll_http with edge-triggered connections.
 run() {
-    server_start "$2" --port 0 --threads "$3" --backend epoll --seconds 120 >&2
+    trigger=
+    [ "$1" != tpoll_edge ] || trigger="--trigger edge"
+    # shellcheck disable=SC2086
+    server_start "$2" --port 0 --threads "$3" --backend epoll --seconds 120 \
+        $trigger >&2
     wrk $wrk_args -s "$lua" "$url" >"$dir/wrk.log" 2>&1 ||
         { cat "$dir/wrk.log" >&2; exit 1; }
     # The server's CPU time over the run (it idles before and after):
@@ -89,7 +96,7 @@ run() {
     echo "$1 threads=$3: $rps requests/s, server CPU $us us/request ($line)" >&2
 }
 
-servers="tpoll libuv libev"
+servers="tpoll tpoll_edge libuv libev"
 r=1 spoiled=0
 while [ "$r" -le "$rounds" ]; do
     wait_quiet
@@ -108,7 +115,8 @@ while [ "$r" -le "$rounds" ]; do
         continue
     fi
     cat "$dir/round" >>"$results"
-    # Rotate: tpoll libuv libev, then libuv libev tpoll, ...
+    # Rotate: tpoll tpoll_edge libuv libev, then tpoll_edge libuv libev
+    # tpoll, ...
     servers="${servers#* } ${servers%% *}"
     r=$((r + 1))
 done
@@ -135,11 +143,12 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in $thread_counts; do
     base=$(median tpoll "$n" 3 %.0f)
     base_us=$(median tpoll "$n" 4 %.3f)
-    for name in tpoll libuv libev; do
+    for name in tpoll tpoll_edge libuv libev; do
         m=$(median "$name" "$n" 3 %.0f)
         us=$(median "$name" "$n" 4 %.3f)
         label=$(cat "$dir/label.$name")
         [ "$name" != tpoll ] || label="tpoll_http $label"
+        [ "$name" != tpoll_edge ] || label="tpoll_http --trigger edge $label"
         ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
         ratio_us=$(awk -v a="$us" -v b="$base_us" 'BEGIN { printf "%.2f", a / b }')
         echo "| $label | $n | $m | $ratio | $(range "$name" "$n") | $us | $ratio_us |"
