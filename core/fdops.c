@@ -137,6 +137,11 @@ static tpoll_mask_t raise_rebuild(struct tp__thread *th)
  * with the file, kqueue with the descriptor): none is removed now. Until
  * the close they may still report: stale keys, dropped; and edge
  * triggered, they cannot make a poller return at every call meanwhile.
+ *
+ * A backend whose kernel holds the file while it is registered, and whose
+ * poller only its thread may change (TP_CAP_HOLDS), is asked to remove it
+ * (the thread makes the removal before it polls again, or at its quiescent
+ * point), and each such thread is a holder if it sleeps, as above.
  */
 static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
                          int closing)
@@ -170,6 +175,8 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
             struct tp__thread *th = &tp->threads[tp__ctz(polled)];
 
             tp->be->remove(th, fd, tp__polled_for(e, th->bit));
+            if (tp->be->caps & TP_CAP_HOLDS)
+                u->holders |= th->bit;
         }
     }
     if (!(tp->be->caps & TP_CAP_SCAN)) {
@@ -197,6 +204,19 @@ static tpoll_mask_t others(const struct tpoll *tp, tpoll_mask_t mask)
     return mask;
 }
 
+/* A holder that is the calling thread would wait for itself: it makes
+ * its removals at once instead (its own poller it may change). */
+static tpoll_mask_t settle_self(struct tpoll *tp, tpoll_mask_t holders)
+{
+    struct tp__thread *self = tp__self(tp);
+
+    if (self == NULL || !(holders & self->bit) || self->fork_pending ||
+        tp->be->settle == NULL)
+        return holders;
+    tp->be->settle(self);
+    return holders & ~self->bit;
+}
+
 /* Wake the threads that may hold fd in a poll() (they drop it before they
  * poll again), with nobody waiting for them to. */
 static void wake_holders(struct tpoll *tp, tpoll_mask_t holders)
@@ -218,7 +238,7 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
 
     if (err)
         return err;
-    wake_holders(tp, u.holders);
+    wake_holders(tp, settle_self(tp, u.holders));
     return others(tp, u.running) != 0;
 }
 
@@ -258,7 +278,7 @@ static int delete_released(struct tpoll *tp, int fd, tpoll_release_cb release,
     r->release = release;
     r->close_fd = closing;
     r->running = u.running;
-    r->holders = u.holders;
+    r->holders = settle_self(tp, u.holders);
     tp__rel_submit(tp, r);
     finish_fork_here(tp);
     return 0;
@@ -290,6 +310,7 @@ int tpoll_fd_delete_wait(struct tpoll *tp, int fd)
     err = delete_locked(tp, fd, &u, 0);
     if (err)
         return err;
+    u.holders = settle_self(tp, u.holders);
     if (u.running | u.holders)
         tp__rel_wait(tp, fd, u.running, u.holders);
     return 0;

@@ -67,7 +67,9 @@ static int resolve_options(const struct tpoll_options *o, struct tpoll *tp)
     if (name == NULL || *name == '\0')
         name = tpoll_default_backend();
     tp->be = tp__backend_find(name, &err);
-    return tp->be ? 0 : err;
+    if (tp->be == NULL)
+        return err;
+    return tp->be->probe != NULL ? tp->be->probe() : 0;
 }
 
 int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)

@@ -97,7 +97,11 @@ static void unlink_rel(struct tpoll *tp, struct tp__rel *r)
  * running bit may be set again by a new user of the number: then the
  * thread is waited for needlessly, never wrongly. A holder that no longer
  * sleeps has returned from the poll that held the file, and rebuilds its
- * set (the delete raised its flag) before it polls again.
+ * set (the delete raised its flag) before it polls again. A TP_CAP_HOLDS
+ * holder asleep is woken and makes the removal (settle) at its quiescent
+ * point, before the record can be finished; one that is not asleep is not
+ * waited for either (it may be blocked on a lock the caller holds): it
+ * makes the removal before it polls again.
  */
 static int hand_over(struct tpoll *tp, struct tp__rel *r, struct tp__thread *th)
 {
@@ -174,6 +178,11 @@ void tp__quiesce(struct tp__thread *th)
     struct tpoll *tp = th->head.tp;
     struct tp__rel *r, *next, *done = NULL;
 
+    /* The removals that deletes asked of this thread before it got here
+     * are made first: its records may name it as a holder. Not after a
+     * fork in this dispatch: the poller is the parent's. */
+    if (tp->be->settle != NULL && !th->fork_pending)
+        tp->be->settle(th);
     graves_lock(tp);
     for (r = tp->graves; r != NULL; r = next) {
         next = r->next;

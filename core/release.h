@@ -25,7 +25,7 @@ struct tp__rel {
     struct tp__rel *next;
     tpoll_mask_t waiting; /* threads yet to pass a quiescent point */
     tpoll_mask_t running; /* of them: those inside fd's callback */
-    tpoll_mask_t holders; /* of them: those sleeping in a poll of fd */
+    tpoll_mask_t holders; /* of them: those asleep in a poll that may hold fd */
     int fd;
     void *owner;
     tpoll_release_cb release;  /* or NULL */
@@ -42,9 +42,9 @@ void tp__rel_free(struct tp__rel *r);
 /*
  * Ask the threads of r->running (inside fd's callback when the delete or
  * migration read running_mask) and r->holders (asleep in a poll that may
- * watch fd) to pass a quiescent point for r. A thread that already left,
- * or is stopped (or stopping), is counted out at once. If none is left,
- * r is finished before this returns, on the calling thread.
+ * hold fd's file) to pass a quiescent point for r. A thread that already
+ * left, or is stopped (or stopping), is counted out at once. If none is
+ * left, r is finished before this returns, on the calling thread.
  */
 void tp__rel_submit(struct tpoll *tp, struct tp__rel *r);
 

@@ -35,10 +35,24 @@ struct tp__thread;
  * backends treat a TPOLL_FD_EDGE fd as level-triggered, which tells the
  * callback at least as often. */
 #define TP_CAP_EDGE 0x20u
+/* The kernel holds the file of every registration, and only the thread
+ * itself may change its poller (io_uring: a poll request in flight holds
+ * the file, and a ring is driven by its owner). `remove` only queues the
+ * removal, which the thread makes before it polls again; a delete counts
+ * such a thread as a holder while it sleeps (as poll and select threads),
+ * wakes it, and its second phase waits for the thread's quiescent point,
+ * where the core calls `settle` first. The calling thread settles at
+ * once. */
+#define TP_CAP_HOLDS 0x40u
 
 struct tpoll_backend {
     const char *name;
     unsigned caps;
+
+    /* Can this backend run here? Called by tpoll_create, so that a kernel
+     * or a sandbox that refuses the backend's system calls fails there,
+     * never silently. Optional. 0 or -errno. */
+    int (*probe)(void);
 
     /* Create/close this thread's poller and wake mechanism. thread_init
      * runs on the thread being bound; thread_term on the same thread. */
@@ -64,8 +78,14 @@ struct tpoll_backend {
     /* Submit queued changes (TP_CAP_BATCH only). Runs on th. */
     void (*flush)(struct tp__thread *th);
     /* Synchronously stop watching fd in th's poller, from any thread, with
-     * fd locked (delete). `have` is what th has registered. */
+     * fd locked (delete). `have` is what th has registered. With
+     * TP_CAP_HOLDS: queue the removal for th, which makes it in `settle`
+     * or before it polls again. */
     void (*remove)(struct tp__thread *th, int fd, unsigned have);
+    /* TP_CAP_HOLDS only. Runs on th, out of its poll and its callbacks:
+     * complete every removal queued so far; when it returns, th's poller
+     * holds none of those files any more. */
+    void (*settle)(struct tp__thread *th);
 
     /* Wait for events (at most timeout_ms, -1 forever). Returns the number
      * of raw events fetched, or -errno. Runs on th. */
