@@ -7,10 +7,11 @@ include(CheckSymbolExists)
 # Every backend tpoll has, in order of preference: the one list that the
 # detection below, the auto default, the registry (core/registry.c, through
 # the generated tpoll_backends.h) and the summary follow.
-set(TPOLL_KNOWN_BACKENDS epoll kqueue port poll select)
+set(TPOLL_KNOWN_BACKENDS epoll io_uring kqueue port poll select)
 # The header whose presence says this platform has a backend's API, and the
 # backends that tests/emul can stand in for on a platform without them.
 set(_tp_api_header_epoll sys/epoll.h)
+set(_tp_api_header_io_uring liburing.h)
 set(_tp_api_header_kqueue sys/event.h)
 set(_tp_api_header_port port.h)
 set(_tp_api_header_poll poll.h)
@@ -19,7 +20,39 @@ set(_tp_emulated kqueue port)
 
 set(_tp_native)
 set(_tp_available)
+# io_uring needs liburing (>= 2.3), and a toolchain that can link it: a
+# cross or musl build whose pkg-config finds none leaves it out.
+option(TPOLL_IO_URING "Compile the io_uring backend when liburing is found" ON)
+set(TP_HAVE_LIBURING_H 0)
+if(TPOLL_IO_URING AND CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  pkg_check_modules(TPOLL_URING QUIET IMPORTED_TARGET liburing>=2.3)
+  if(TPOLL_URING_FOUND)
+    include(CheckCSourceCompiles)
+    set(CMAKE_REQUIRED_INCLUDES ${TPOLL_URING_INCLUDE_DIRS})
+    set(CMAKE_REQUIRED_LIBRARIES PkgConfig::TPOLL_URING)
+    check_c_source_compiles("
+#include <liburing.h>
+int main(void)
+{
+    struct io_uring ring;
+    return io_uring_queue_init(1, &ring, 0) + io_uring_submit_and_get_events(&ring);
+}" TP_LIBURING_LINKS)
+    unset(CMAKE_REQUIRED_INCLUDES)
+    unset(CMAKE_REQUIRED_LIBRARIES)
+    if(TP_LIBURING_LINKS)
+      set(TP_HAVE_LIBURING_H 1)
+    endif()
+  endif()
+endif()
+
 foreach(b IN LISTS TPOLL_KNOWN_BACKENDS)
+  if(b STREQUAL "io_uring")
+    if(TP_HAVE_LIBURING_H)
+      list(APPEND _tp_native ${b})
+      list(APPEND _tp_available ${b})
+    endif()
+    continue()
+  endif()
   # TP_HAVE_SYS_EVENT_H and the like: other files test these names.
   string(MAKE_C_IDENTIFIER "TP_HAVE_${_tp_api_header_${b}}" _var)
   string(TOUPPER ${_var} _var)

@@ -57,6 +57,12 @@ endif()
 # only one built); tpoll-static.pc names the archive itself, as libuv's
 # libuv-static.pc does, since `pkg-config --static` only adds private
 # dependencies and -ltpoll still finds libtpoll.so first.
+# The io_uring backend's liburing: private to the shared library, needed
+# by whoever links the archive.
+set(TPOLL_PC_REQUIRES "")
+if("io_uring" IN_LIST TPOLL_BACKENDS)
+  set(TPOLL_PC_REQUIRES "liburing")
+endif()
 configure_file(cmake/tpoll.pc.in ${PROJECT_BINARY_DIR}/tpoll.pc @ONLY)
 configure_file(cmake/tpoll-static.pc.in ${PROJECT_BINARY_DIR}/tpoll-static.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tpoll.pc ${PROJECT_BINARY_DIR}/tpoll-static.pc
