@@ -562,6 +562,91 @@ static void test_delete_close_peer_sees_eof(void **state)
     tu_destroy(tp);
 }
 
+/* The peer of a closed socket sees EOF now, without waiting. */
+static int peer_sees_eof_now(int peer)
+{
+    struct pollfd pfd = {.fd = peer, .events = POLLIN};
+    char c;
+
+    return poll(&pfd, 1, 0) == 1 && read(peer, &c, 1) == 0;
+}
+
+/* Thread 0 loops with sv[0] registered, and is back asleep in its poller
+ * after one callback. */
+static void start_asleep_with(struct tpoll *tp, struct tu_loop *l,
+                              struct sleeper *s, int sv[2])
+{
+    uint64_t end;
+
+    tu_socketpair(sv);
+    tu_loop_start(l, tp, 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], sleeper_cb, s, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    tu_write_byte(sv[1]);
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&s->calls) == 0 && tu_now_ms() < end)
+        sched_yield();
+    assert_int_equal(atomic_load(&s->calls), 1);
+    while (!thread_sleeps(atomic_load(&s->tid)) && tu_now_ms() < end)
+        sched_yield();
+    assert_true(thread_sleeps(atomic_load(&s->tid)));
+}
+
+/*
+ * The second phase ends when nothing holds the file: a poller asleep on
+ * it (poll, select, an io_uring poll request) has let it go when
+ * tpoll_fd_delete_wait returns, so a close right after it gives the peer
+ * EOF at once, asleep thread or not.
+ */
+static void test_delete_wait_then_close_releases_file(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct sleeper s = {0};
+    struct tu_loop l;
+    int sv[2];
+
+    (void)state;
+    start_asleep_with(tp, &l, &s, sv);
+    assert_int_equal(tpoll_fd_delete_wait(tp, sv[0]), 0);
+    close(sv[0]);
+    assert_true(peer_sees_eof_now(sv[1]));
+    tu_loop_stop(&l);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/* The same through a release callback, which closes the fd itself. */
+static int release_sv[2];
+static atomic_int release_saw_eof;
+
+static void close_and_look(struct tpoll *tp, int fd, void *owner)
+{
+    (void)tp, (void)owner;
+    close(fd);
+    atomic_store(&release_saw_eof, peer_sees_eof_now(release_sv[1]) ? 1 : 2);
+}
+
+static void test_delete_async_release_finds_file_released(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct sleeper s = {0};
+    struct tu_loop l;
+    uint64_t end;
+
+    (void)state;
+    atomic_store(&release_saw_eof, 0);
+    start_asleep_with(tp, &l, &s, release_sv);
+    assert_int_equal(tpoll_fd_delete_async(tp, release_sv[0], close_and_look),
+                     0);
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&release_saw_eof) == 0 && tu_now_ms() < end)
+        sched_yield();
+    assert_int_equal(atomic_load(&release_saw_eof), 1);
+    tu_loop_stop(&l);
+    close(release_sv[1]);
+    tu_destroy(tp);
+}
+
 /*
  * A program error the library recovers from: an fd closed without
  * delete, its number reused by a new socket, then given send interest.
@@ -727,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_delete_in_other_instance_callback),
         cmocka_unit_test(test_reuse_across_threads),
         cmocka_unit_test(test_delete_close_peer_sees_eof),
+        cmocka_unit_test(test_delete_wait_then_close_releases_file),
+        cmocka_unit_test(test_delete_async_release_finds_file_released),
         cmocka_unit_test(test_closed_without_delete_number_reused),
         cmocka_unit_test(test_release_before_next_callback_of_batch),
         cmocka_unit_test(test_release_on_unbound_thread_is_a_callback),
