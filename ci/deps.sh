@@ -14,7 +14,8 @@ if [ "${1:-}" = --profile ]; then
     profile=${2:?--profile needs build, test or deb}
     shift 2
 fi
-build=(cmake make gcc pkg-config libatomic-ops-dev)
+# liburing-dev: the io_uring backend (left out of the build without it).
+build=(cmake make gcc pkg-config libatomic-ops-dev liburing-dev)
 case $profile in
 build) pkgs=("${build[@]}") ;;
 # g++ for the header's C++ consumer test, wrk for the HTTP example's load

@@ -267,7 +267,8 @@ static int create_with(const char *backend, int threads, int max_fds, int batch)
  * out-of-range options: clear errors, never a fallback. */
 static void test_create_errors(void **state)
 {
-    static const char *known[] = {"epoll", "kqueue", "port", "poll", "select"};
+    static const char *known[] = {"epoll", "io_uring", "kqueue",
+                                  "port",  "poll",     "select"};
     const char *env = getenv("TPOLL_BACKEND");
     char *saved = env ? strdup(env) : NULL;
     struct rlimit rl;
