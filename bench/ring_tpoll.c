@@ -101,18 +101,19 @@ static void tp_close(void *state)
     free(s);
 }
 
-#define TP_IMPL(b)                                                            \
-    static const struct ring_impl tp_##b = {                                  \
-        .name = "tpoll-" #b,                                                  \
-        .variant = #b,                                                        \
-        .open = tp_open,                                                      \
-        .rearm = tp_rearm,                                                    \
-        .run_once = tp_run_once,                                              \
-        .ctl_calls = tp_ctl,                                                  \
-        .close = tp_close,                                                    \
+#define TP_IMPL(b)                                                             \
+    static const struct ring_impl tp_##b = {                                   \
+        .name = "tpoll-" #b,                                                   \
+        .variant = #b,                                                         \
+        .open = tp_open,                                                       \
+        .rearm = tp_rearm,                                                     \
+        .run_once = tp_run_once,                                               \
+        .ctl_calls = tp_ctl,                                                   \
+        .close = tp_close,                                                     \
     }
 
 TP_IMPL(epoll);
+TP_IMPL(io_uring);
 TP_IMPL(kqueue);
 TP_IMPL(port);
 TP_IMPL(poll);
@@ -120,9 +121,8 @@ TP_IMPL(select);
 
 int ring_tpoll_list(const struct ring_impl **out)
 {
-    static const struct ring_impl *const all[] = {&tp_epoll, &tp_kqueue,
-                                                  &tp_port, &tp_poll,
-                                                  &tp_select};
+    static const struct ring_impl *const all[] = {
+        &tp_epoll, &tp_io_uring, &tp_kqueue, &tp_port, &tp_poll, &tp_select};
     int n = 0;
     size_t i;
 
