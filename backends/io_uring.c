@@ -5,8 +5,10 @@
  * the backend tells the core (tp__oneshot_fired), whose next update pass
  * arms it again if interest remains, as for event ports. Changes are
  * submission entries that the wait submits with the wait itself, in one
- * io_uring_enter; a wait that finds completions already posted and nothing
- * to submit makes no system call.
+ * io_uring_enter. The kernel posts completions when the thread next
+ * enters it for any system call (IORING_SETUP_COOP_TASKRUN): a wait that
+ * finds some posted makes no system call at all, and the entries it has
+ * wait for a wait that finds none (or a full queue, or a removal).
  *
  * A poll request holds its file until it completes, and only the owner may
  * drive its ring: a delete from another thread queues the fd (remove), the
@@ -21,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "../core/backend.h"
 #include "../platform/fdmark.h"
@@ -70,6 +73,7 @@ struct ur_thread {
     int ninflight;  /* poll requests and the wake read not completed */
     int nremoving;  /* of them: poll requests being removed */
     int cancelling; /* thread_term's cancellation was not completed */
+    int urgent;     /* entries to submit before the next poll: removals */
     int *live;      /* per fd: its live request's id + 1, or 0 */
     struct req *reqs;
     int free_req;  /* a freed id, or -1 */
@@ -368,6 +372,7 @@ static void take_removals(struct tp__thread *th)
 
         if (t->live[fd] != 0 && cancel(th, fd) != 0)
             break;
+        t->urgent = 1;
     }
     /* Entries left (no submission entry to be had) wait for the next
      * call. */
@@ -410,8 +415,11 @@ static void ur_remove(struct tp__thread *th, int fd, unsigned have)
     queue_unlock(t);
 }
 
-/* Completions already posted: no system call. With nothing to submit and
- * some posted, nothing else is asked of the kernel either. */
+/* Completions already posted: no system call. The entries queued (re-arms
+ * of fds just reported, changes of interest) are submitted when no
+ * completion is left, or at once when a delete asked for a removal. A
+ * re-arm waits at most for a queue's worth of others (sqe_get submits a
+ * full queue); a level-triggered fd reports what it missed meanwhile. */
 static int enter(struct ur_thread *t, int timeout_ms)
 {
     struct __kernel_timespec ts, *tsp = NULL;
@@ -426,8 +434,10 @@ static int enter(struct ur_thread *t, int timeout_ms)
         }
         return io_uring_submit_and_wait_timeout(&t->ring, &cqe, 1, tsp, NULL);
     }
-    if (ready == 0 || io_uring_sq_ready(&t->ring) != 0)
+    if (ready == 0 || t->urgent) {
+        t->urgent = 0;
         return io_uring_submit_and_get_events(&t->ring);
+    }
     return 0;
 }
 
@@ -522,13 +532,13 @@ static int setup_ring(struct io_uring *ring)
     struct io_uring_params p = {
         .flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP |
                  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-                 IORING_SETUP_DEFER_TASKRUN,
+                 IORING_SETUP_COOP_TASKRUN,
         .cq_entries = CQ_ENTRIES,
     };
     int err = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
 
-    /* Kernels before 6.1 know fewer flags: the ring works without them
-     * (completions then run at any entry into the kernel). */
+    /* Kernels before 6.0 know fewer flags: the ring works without them
+     * (completions are then posted as soon as they happen). */
     if (err == -EINVAL) {
         p = (struct io_uring_params){
             .flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP,
@@ -671,12 +681,24 @@ static void cancel_all(struct ur_thread *t)
     }
 }
 
+/* By libc's munmap, not liburing's own system call, so that a thread
+ * sanitizer knows the memory is gone: a ring mapped there later is not
+ * taken for this one. */
+static void unmap_ring(struct io_uring *r)
+{
+    munmap(r->sq.sqes, r->sq.ring_entries * sizeof(struct io_uring_sqe));
+    munmap(r->sq.ring_ptr, r->sq.ring_sz);
+    if (r->cq.ring_ptr != r->sq.ring_ptr)
+        munmap(r->cq.ring_ptr, r->cq.ring_sz);
+}
+
 static void ur_thread_term(struct tp__thread *th)
 {
     struct ur_thread *t = ur(th);
 
     cancel_all(t);
-    io_uring_queue_exit(&t->ring);
+    unmap_ring(&t->ring);
+    close(t->ring.ring_fd);
     tp_wakefd_close(&t->wake);
     free_thread(th, t);
 }
@@ -690,12 +712,8 @@ static void ur_thread_term(struct tp__thread *th)
 static void ur_thread_forget(struct tp__thread *th)
 {
     struct ur_thread *t = ur(th);
-    struct io_uring *r = &t->ring;
 
-    munmap(r->sq.sqes, r->sq.ring_entries * sizeof(struct io_uring_sqe));
-    munmap(r->sq.ring_ptr, r->sq.ring_sz);
-    if (r->cq.ring_ptr != r->sq.ring_ptr)
-        munmap(r->cq.ring_ptr, r->cq.ring_sz);
+    unmap_ring(&t->ring);
     tp_fdmark_close_if_owned(&t->mark);
     tp_wakefd_forget(&t->wake);
     free_thread(th, t);
