@@ -103,7 +103,8 @@ TPOLL_API void tpoll_options_init(struct tpoll_options *opts);
 
 /* Creates an instance. opts may be NULL for all defaults.
  * -EINVAL bad option, -ENOENT/-ENOTSUP unknown / not compiled backend
- * (see tpoll_backend_supported), -ENOMEM. */
+ * (see tpoll_backend_supported), -ENOMEM; io_uring refused by the kernel:
+ * io_uring_setup's error (-EPERM, -ENOSYS, ...). */
 TPOLL_API int tpoll_create(struct tpoll **out,
                            const struct tpoll_options *opts);
 
