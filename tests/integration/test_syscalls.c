@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,11 +166,76 @@ static void test_insert_makes_no_system_call(void **state)
         skip();
 }
 
+#if defined(HAVE_FILTER) && defined(__NR_io_uring_setup)
+/* In the child: io_uring_setup fails with EPERM, as a container's default
+ * seccomp profile or kernel.io_uring_disabled makes it; the rest runs. */
+static int refuse_io_uring(void)
+{
+    static struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/* 0: tpoll_create failed with io_uring_setup's error, and another backend
+ * still works. */
+static int create_refused(void)
+{
+    struct tpoll_options o;
+    struct tpoll *tp = NULL;
+
+    if (refuse_io_uring() != 0)
+        return NOT_INSTALLED;
+    tpoll_options_init(&o);
+    o.backend = "io_uring";
+    if (tpoll_create(&tp, &o) != -EPERM || tp != NULL)
+        return 1;
+    o.backend = "epoll";
+    if (tpoll_create(&tp, &o) != 0)
+        return 2;
+    return tpoll_destroy(tp) == 0 ? 0 : 3;
+}
+#endif
+
+/* A kernel or sandbox that refuses io_uring makes tpoll_create with that
+ * backend fail with the errno io_uring_setup gave, never a fallback. */
+static void test_io_uring_refused_at_create(void **state)
+{
+#if defined(HAVE_FILTER) && defined(__NR_io_uring_setup)
+    int status;
+    pid_t pid;
+
+    (void)state;
+    if (strcmp(tu_backend(), "io_uring") != 0)
+        skip();
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(create_refused());
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == NOT_INSTALLED)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+#else
+    (void)state;
+    skip();
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter_catches_a_system_call),
         cmocka_unit_test(test_insert_makes_no_system_call),
+        cmocka_unit_test(test_io_uring_refused_at_create),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
