@@ -392,6 +392,7 @@ static int ur_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
     int id, err;
 
     (void)have;
+    want &= TP_EV_BOTH;
     take_removals(th);
     id = t->live[fd] - 1;
     if (id >= 0 && t->reqs[id].gen == gen && t->reqs[id].dirs == want)
