@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* tpoll on one backend, chosen by name, on a single bound thread. */
+/* tpoll on one backend, chosen by name, on a single bound thread; the
+ * "-edge" implementations insert every fd with TPOLL_FD_EDGE (each read
+ * empties its socket: one byte per token). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,7 +25,27 @@ static void on_read(struct tpoll *tp, int fd, unsigned events, void *owner)
     ring_on_read(cur, (int)(intptr_t)owner);
 }
 
-static int tp_open(struct ring *r, const char *backend, void **state)
+/* Registers everything, and takes what the registrations reported and no
+ * callback wants: an edge-triggered fd's first "writable", which it
+ * remembers. A batch at a time (the wait fetches at most `batch` events),
+ * until a wait fetches nothing of the kind (idle_wakeups stays). */
+static int settle(struct tpoll *tp)
+{
+    struct tpoll_counters c;
+    uint64_t idle;
+
+    do {
+        if (tpoll_thread_counters(tp, 0, &c) != 0)
+            return -1;
+        idle = c.idle_wakeups;
+        if (tpoll_wait(tp, 0) < 0 || tpoll_thread_counters(tp, 0, &c) != 0)
+            return -1;
+    } while (c.idle_wakeups != idle);
+    return 0;
+}
+
+static int tp_open_flags(struct ring *r, const char *backend, void **state,
+                         unsigned flags)
 {
     struct tp_ring *s = calloc(1, sizeof(*s));
     struct tpoll_options o;
@@ -46,8 +68,9 @@ static int tp_open(struct ring *r, const char *backend, void **state)
     if (i)
         return -1;
     for (i = 0; i < r->npairs; i++) {
-        int err = tpoll_fd_insert(s->tp, r->fds[i][0], on_read,
-                                  (void *)(intptr_t)i, TPOLL_THREAD(0));
+        int err = tpoll_fd_insert_flags(s->tp, r->fds[i][0], on_read,
+                                        (void *)(intptr_t)i, TPOLL_THREAD(0),
+                                        flags);
 
         if (err == -ERANGE) {
             /* select: fds beyond FD_SETSIZE; not a failure of the run. */
@@ -61,7 +84,17 @@ static int tp_open(struct ring *r, const char *backend, void **state)
             return -1;
     }
     *state = s;
-    return tpoll_wait(s->tp, 0) < 0 ? -1 : 0;
+    return settle(s->tp);
+}
+
+static int tp_open(struct ring *r, const char *backend, void **state)
+{
+    return tp_open_flags(r, backend, state, 0);
+}
+
+static int tp_open_edge(struct ring *r, const char *backend, void **state)
+{
+    return tp_open_flags(r, backend, state, TPOLL_FD_EDGE);
 }
 
 static int tp_rearm(void *state)
@@ -101,16 +134,17 @@ static void tp_close(void *state)
     free(s);
 }
 
-#define TP_IMPL(b)                                                             \
-    static const struct ring_impl tp_##b = {                                   \
-        .name = "tpoll-" #b,                                                   \
+#define TP_IMPL_AS(id, b, suffix, opener)                                      \
+    static const struct ring_impl tp_##id = {                                  \
+        .name = "tpoll-" #b suffix,                                            \
         .variant = #b,                                                         \
-        .open = tp_open,                                                       \
+        .open = opener,                                                        \
         .rearm = tp_rearm,                                                     \
         .run_once = tp_run_once,                                               \
         .ctl_calls = tp_ctl,                                                   \
         .close = tp_close,                                                     \
     }
+#define TP_IMPL(b) TP_IMPL_AS(b, b, "", tp_open)
 
 TP_IMPL(epoll);
 TP_IMPL(io_uring);
@@ -118,11 +152,14 @@ TP_IMPL(kqueue);
 TP_IMPL(port);
 TP_IMPL(poll);
 TP_IMPL(select);
+TP_IMPL_AS(epoll_edge, epoll, "-edge", tp_open_edge);
+TP_IMPL_AS(kqueue_edge, kqueue, "-edge", tp_open_edge);
 
 int ring_tpoll_list(const struct ring_impl **out)
 {
     static const struct ring_impl *const all[] = {
-        &tp_epoll, &tp_io_uring, &tp_kqueue, &tp_port, &tp_poll, &tp_select};
+        &tp_epoll, &tp_io_uring, &tp_kqueue,    &tp_port,
+        &tp_poll,  &tp_select,   &tp_epoll_edge, &tp_kqueue_edge};
     int n = 0;
     size_t i;
 
