@@ -70,6 +70,29 @@ static unsigned edge_events(struct tp__fd *e, int fd, AO_t st, uint32_t gen,
     return tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
 }
 
+/*
+ * Readiness this thread took from the state word (pass.c) but may no
+ * longer tell: the fd left its mask between the pass and the dispatch.
+ * The threads still in the mask may see no new edge, so it goes back into
+ * the state word for them (this generation only), and they are queued if
+ * it is wanted, as tpoll_fd_ready does.
+ */
+static void give_back(struct tpoll *tp, struct tp__fd *e, int fd, AO_t st,
+                      uint32_t gen, unsigned ev)
+{
+    AO_t add = (AO_t)(ev & TP_EV_BOTH) << TP_ST_RDY_SHIFT, seen;
+
+    while (TP_GEN(st) == gen && (st | add) != st) {
+        seen = tp_cas(&e->state, st, st | add);
+        if (seen == st) {
+            if (tp__ready_wanted(st | add) & ~tp__ready_wanted(st))
+                tp__mark(tp, fd, tp_load(&e->thread_mask));
+            return;
+        }
+        st = seen;
+    }
+}
+
 /* cb, owner, the state and the mask are read again, after the running
  * bit as in tp__event_as, so they still belong to the generation seen. */
 int tp__event_other(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
@@ -81,6 +104,8 @@ int tp__event_other(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
 
     if ((gen & 1) || TP_GEN(st) != (gen | 1) || !(mask & bit)) {
         tp_and(&e->running_mask, ~bit);
+        if (TP_UNLIKELY(ev & TP_EV_TAKEN) && !th->fork_pending)
+            give_back(th->head.tp, e, fd, st, gen | 1, ev);
         event_dropped(th, fd, st, gen | 1);
         return 0;
     }

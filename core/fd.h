@@ -20,6 +20,9 @@
 #define TP_EV_ERR 0x8u
 /* In a backend's `want` only: wake one of the threads sharing the fd. */
 #define TP_EV_EXCL 0x10u
+/* In a late event only (pass.c): readiness the update pass took from the
+ * state word, given back if this thread left the fd's mask meanwhile. */
+#define TP_EV_TAKEN 0x20u
 /* In a backend's `want` only: register edge-triggered (TP_CAP_EDGE); the
  * core then always asks for both directions. */
 #define TP_EV_EDGE 0x80u

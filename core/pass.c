@@ -109,7 +109,7 @@ static TP_NOINLINE void take_ready(struct tp__thread *th, int fd,
         }
         seen = tp_cas(&e->state, st, st & ~((AO_t)ready << TP_ST_RDY_SHIFT));
         if (seen == st) {
-            record_late(th, fd, TP_EDGE_GEN(st), ready);
+            record_late(th, fd, TP_EDGE_GEN(st), ready | TP_EV_TAKEN);
             return;
         }
         st = seen;

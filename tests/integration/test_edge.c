@@ -403,6 +403,73 @@ static void test_want_races_remembering(void **state)
     finish_looped(tp, &l, sv, &r, &ev);
 }
 
+/* The fd tid 0 moves to thread 1 alone when its poll returns. */
+static struct tpoll *leave_tp;
+static atomic_int leave_fd = -1;
+
+static void leave_at_polled(enum tp__hook_point point, long arg)
+{
+    int fd = atomic_load(&leave_fd);
+
+    if (point == TP_HOOK_POLLED && arg == 0 && fd >= 0) {
+        atomic_store(&leave_fd, -1);
+        assert_int_equal(tpoll_fd_set_threads(leave_tp, fd, TPOLL_THREAD(1)),
+                         0);
+    }
+}
+
+/*
+ * An fd of threads 0 and 1 with readiness remembered while unwanted; the
+ * want queues it on both, thread 0's pass takes the readiness, and the fd
+ * leaves thread 0 between that pass and the dispatch of what it took.
+ * Thread 1 still watches the fd (no new registration, no new edge): the
+ * readiness must reach it. Forced: thread 1 remembers the edge, then is
+ * parked after its poll until thread 0 (the test) has dropped its part.
+ */
+static void test_leave_after_taking_readiness(void **state)
+{
+    struct tpoll *tp = tu_create(2, 0);
+    struct tu_event ev;
+    struct tu_trap *trap;
+    struct tu_loop l;
+    struct rec r = {0};
+    int sv[2];
+
+    (void)state;
+    tu_event_init(&ev);
+    r.read_all = 1;
+    r.posted = &ev;
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    assert_int_equal(tpoll_fd_insert_flags(tp, sv[0], rec_cb, &r,
+                                           TPOLL_THREAD(0) | TPOLL_THREAD(1),
+                                           TPOLL_FD_EDGE),
+                     0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    /* Thread 1 registers, then sees the byte while recv is unwanted. */
+    trap = edge_backend(tp) ? tu_trap_arm(TP_HOOK_EDGE_REMEMBER, sv[0]) : NULL;
+    tu_loop_start(&l, tp, 1);
+    tu_write_byte(sv[1]);
+    if (trap != NULL) {
+        assert_true(tu_trap_wait(trap));
+        tu_trap_release(trap);
+    }
+    /* Its next poll returns with the edge consumed and remembered. */
+    trap = tu_trap_arm(TP_HOOK_POLLED, 1);
+    assert_int_equal(tpoll_wake(tp, 1), 0);
+    assert_true(tu_trap_wait(trap));
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    leave_tp = tp;
+    atomic_store(&leave_fd, sv[0]);
+    tu_hook_observe(leave_at_polled);
+    assert_true(tpoll_wait(tp, 0) >= 0);
+    tu_hook_observe(NULL);
+    assert_int_equal(atomic_load(&leave_fd), -1);
+    assert_int_equal(atomic_load(&r.calls), 0);
+    tu_trap_release(trap);
+    finish_looped(tp, &l, sv, &r, &ev);
+}
+
 /* A file no backend can poll, inserted edge-triggered: its registration
  * at the first wait is refused with nothing wanted, so nothing is told;
  * a want tries again and tells TPOLL_ERR with the wanted direction, as
@@ -575,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_send_edges),
         cmocka_unit_test(test_migrated_keeps_readiness),
         cmocka_unit_test(test_want_races_remembering),
+        cmocka_unit_test(test_leave_after_taking_readiness),
         cmocka_unit_test(test_refused_told_at_want),
         cmocka_unit_test(test_close_one_registration_call),
         cmocka_unit_test(test_close_waits_for_callback),
