@@ -67,8 +67,17 @@
  *   thread's fds; insert after a delete of the number succeeds;
  * - no fd is left open at the end, no memory (ASan).
  *
+ * Edge-triggered mode (TPOLL_CSTRESS_EDGE=1): every fd is inserted with
+ * TPOLL_FD_EDGE. A callback then reads until EAGAIN, or reads a random
+ * amount and calls tpoll_fd_ready(TPOLL_RECV) for what it may have left,
+ * as the contract asks; one that keeps send wanted without writing calls
+ * tpoll_fd_ready(TPOLL_SEND). The same checks hold: every byte is read
+ * (readiness seen while recv was stopped is told at the want), and quiet
+ * threads sleep. tpoll_fd_close is a fifth delete there and in the level
+ * mode alike: the release runs once, with the number closed by tpoll.
+ *
  * Environment: TPOLL_CSTRESS_SEED (printed at the start and on failure),
- * TPOLL_CSTRESS_SECONDS (default 2).
+ * TPOLL_CSTRESS_SECONDS (default 2), TPOLL_CSTRESS_EDGE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +105,7 @@
 
 enum { EMPTY, LIVE, BUSY, RETIRING };
 enum { RUN, DRAIN, STOP };
-enum { DEL_PLAIN, DEL_ASYNC, DEL_ASYNC_LATE, DEL_WAIT, DEL_KINDS };
+enum { DEL_PLAIN, DEL_ASYNC, DEL_ASYNC_LATE, DEL_WAIT, DEL_CLOSE, DEL_KINDS };
 
 struct owner {
     unsigned magic;
@@ -117,6 +126,7 @@ struct owner {
     atomic_int ever_send;
     atomic_int dead; /* no callback may start any more */
     atomic_int async, late_close, releases;
+    atomic_int tp_closes; /* deleted with tpoll_fd_close */
     struct owner *next;
 };
 
@@ -137,6 +147,7 @@ struct loop {
 static struct {
     struct tpoll *tp;
     unsigned long seed;
+    int edge; /* TPOLL_CSTRESS_EDGE: every fd TPOLL_FD_EDGE */
     atomic_int phase;
     atomic_int failed;
     char failure[768];
@@ -147,7 +158,7 @@ static struct {
     struct loop loops[NLOOPS];
     atomic_ulong n_cb, n_rel, n_del[DEL_KINDS], n_edeadlk, n_mig, n_mig1,
         n_del1, n_reuse, n_cycles, n_respawn, n_accept, n_wake, n_fwd,
-        n_rel_foreign, n_self1;
+        n_rel_foreign, n_self1, n_ready, n_eagain;
 } S;
 
 /* What the calling thread is doing. */
@@ -380,6 +391,8 @@ static void conn_open(int s, struct owner *old)
         mask = TPOLL_THREAD(ctx.tid);
     if (o->shared && rnd(2))
         flags = TPOLL_FD_EXCLUSIVE;
+    if (S.edge)
+        flags |= TPOLL_FD_EDGE;
     o->mask = mask;
     atomic_store(&o->allowed, mask);
     atomic_store(&o->ever_mask, mask);
@@ -479,7 +492,7 @@ static void on_release(struct tpoll *tp, int fd, void *arg)
         (r = tpoll_wait(tp, 0)) != -EBUSY)
         bad("tpoll_wait from a release on bound thread %d returned %d", ctx.tid,
             r);
-    if (!atomic_load(&o->late_close))
+    if (!atomic_load(&o->late_close) && !atomic_load(&o->tp_closes))
         return;
     /* This release owns the slot: close, and maybe accept anew there. */
     s = o->slot;
@@ -491,7 +504,9 @@ static void on_release(struct tpoll *tp, int fd, void *arg)
     }
     ctx.depth++;
     retire_io(o);
-    close(o->fd);
+    /* tpoll_fd_close: tpoll closed the number before this release. */
+    if (!atomic_load(&o->tp_closes))
+        close(o->fd);
     drop_peer(s, o);
     if (running() && rnd(2))
         conn_open(s, NULL);
@@ -563,23 +578,30 @@ static void do_delete(int s, struct owner *o, int kind)
             atomic_fetch_add(&S.n_del1, 1);
         }
         break;
-    default:
+    default: {
+        /* tpoll_fd_close: the number is tpoll's now. Late or closing, the
+         * release takes the slot from here. */
+        int closes = kind == DEL_CLOSE;
+        const char *name = closes ? "tpoll_fd_close" : "tpoll_fd_delete_async";
+
         atomic_store(&o->async, 1);
-        if (kind == DEL_ASYNC_LATE) {
-            atomic_store(&o->late_close, 1);
-            unclaim(s, RETIRING); /* the release takes it from here */
+        if (kind != DEL_ASYNC) {
+            atomic_store(closes ? &o->tp_closes : &o->late_close, 1);
+            unclaim(s, RETIRING);
         }
         saved = ctx.async_for;
         ctx.async_for = o;
-        ctx.call = "tpoll_fd_delete_async";
-        r = tpoll_fd_delete_async(S.tp, o->fd, on_release);
+        ctx.call = name;
+        r = closes ? tpoll_fd_close(S.tp, o->fd, on_release)
+                   : tpoll_fd_delete_async(S.tp, o->fd, on_release);
         ctx.async_for = saved;
         ctx.call = "";
         if (r != 0)
-            bad("tpoll_fd_delete_async(fd %d) returned %d", o->fd, r);
-        if (kind == DEL_ASYNC_LATE)
+            bad("%s(fd %d) returned %d", name, o->fd, r);
+        if (kind != DEL_ASYNC)
             return;
         break;
+    }
     }
     conn_finish(s, o);
 }
@@ -668,6 +690,41 @@ static int claim_own(struct owner *o)
     return 1;
 }
 
+/* Edge-triggered, for what the callback leaves undone: "call
+ * tpoll_fd_ready() for what it left undone" (0; -ENOENT once a delete of
+ * the fd that may still see this callback running has returned). */
+static void say_ready(struct tpoll *tp, struct owner *o, unsigned events)
+{
+    int r = tpoll_fd_ready(tp, o->fd, events);
+
+    atomic_fetch_add(&S.n_ready, 1);
+    if (r != 0 && r != -ENOENT)
+        bad("tpoll_fd_ready(fd %d (#%lu), %#x) in its callback returned %d",
+            o->fd, o->serial, events, r);
+}
+
+/* One read of a random size; edge-triggered, either until EAGAIN or one
+ * read and tpoll_fd_ready for what may be left. Under o->io. */
+static void read_some(struct tpoll *tp, struct owner *o, int fd)
+{
+    int all = S.edge && rnd(2);
+    char buf[1024];
+    ssize_t n;
+
+    do {
+        n = read(fd, buf, 1 + rnd(sizeof(buf)));
+        if (n > 0)
+            atomic_fetch_add(&o->readn, n);
+        else if (n == 0)
+            bad("harness: EOF on fd %d (#%lu) whose peer is open", fd,
+                o->serial);
+    } while (all && n > 0);
+    if (n < 0 && errno == EAGAIN)
+        atomic_fetch_add(&S.n_eagain, 1);
+    else if (S.edge && !all)
+        say_ready(tp, o, TPOLL_RECV);
+}
+
 static void cb_actions(struct tpoll *tp, struct owner *o, unsigned ev)
 {
     unsigned r = rnd(1000);
@@ -680,6 +737,13 @@ static void cb_actions(struct tpoll *tp, struct owner *o, unsigned ev)
             unclaim(s, LIVE);
         }
         return;
+    }
+    /* Send kept wanted and nothing written: still writable. */
+    if ((ev & TPOLL_SEND) && S.edge) {
+        pthread_mutex_lock(&o->io);
+        if (!o->closing)
+            say_ready(tp, o, TPOLL_SEND);
+        pthread_mutex_unlock(&o->io);
     }
     if (r < 14) {
         if (claim_own(o))
@@ -732,8 +796,6 @@ static void on_conn(struct tpoll *tp, int fd, unsigned ev, void *arg)
 {
     struct owner *o = arg, *saved;
     int t = ctx.tid, before;
-    char buf[1024];
-    ssize_t n;
 
     atomic_fetch_add(&S.n_cb, 1);
     if (!owner_ok(o, fd, "callback"))
@@ -765,16 +827,11 @@ static void on_conn(struct tpoll *tp, int fd, unsigned ev, void *arg)
     ctx.cur = o;
     ctx.depth++;
 
-    /* Read a random amount: what is left must be reported again. */
+    /* Read a random amount: what is left must be reported again (level),
+     * or be said to be left (edge). */
     pthread_mutex_lock(&o->io);
-    if (!o->closing && (ev & TPOLL_RECV)) {
-        n = read(fd, buf, 1 + rnd(sizeof(buf)));
-        if (n > 0)
-            atomic_fetch_add(&o->readn, n);
-        else if (n == 0)
-            bad("harness: EOF on fd %d (#%lu) whose peer is open", fd,
-                o->serial);
-    }
+    if (!o->closing && (ev & TPOLL_RECV))
+        read_some(tp, o, fd);
     pthread_mutex_unlock(&o->io);
     if (running())
         cb_actions(tp, o, ev);
@@ -1017,10 +1074,11 @@ static void check_drained(void)
         struct owner *o = S.slots[s].cur;
 
         if (o != NULL && atomic_load(&o->readn) < atomic_load(&o->written)) {
-            bad("level-triggered data lost: fd %d (#%lu, mask %#lx, interest "
-                "%d) has %ld of %ld bytes read after %d ms",
-                o->fd, o->serial, o->mask, tpoll_fd_interest(S.tp, o->fd),
-                atomic_load(&o->readn), atomic_load(&o->written), HANG_MS);
+            bad("%s data lost: fd %d (#%lu, mask %#lx, interest %d) has "
+                "%ld of %ld bytes read after %d ms",
+                S.edge ? "edge-triggered" : "level-triggered", o->fd, o->serial,
+                o->mask, tpoll_fd_interest(S.tp, o->fd), atomic_load(&o->readn),
+                atomic_load(&o->written), HANG_MS);
             return;
         }
     }
@@ -1135,8 +1193,10 @@ static void test_contract_stress(void **state)
     env = getenv("TPOLL_CSTRESS_SECONDS");
     if (env && *env)
         seconds = strtod(env, NULL);
-    fprintf(stderr, "contract stress: backend %s seed %lu seconds %.1f\n",
-            tu_backend(), S.seed, seconds);
+    env = getenv("TPOLL_CSTRESS_EDGE");
+    S.edge = env && *env && strcmp(env, "0") != 0;
+    fprintf(stderr, "contract stress: backend %s seed %lu seconds %.1f%s\n",
+            tu_backend(), S.seed, seconds, S.edge ? " edge-triggered" : "");
     seed_thread(102);
     wd_ms = (long)(seconds * 1000) + 120000;
     pthread_create(&wd, NULL, watchdog_main, &wd_ms);
@@ -1242,22 +1302,24 @@ static void test_contract_stress(void **state)
             fds_before);
     fprintf(stderr,
             "contract stress: backend %s seed %lu: %lu callbacks, %lu "
-            "releases, deletes plain/async/async-late/wait "
-            "%lu/%lu/%lu/%lu (plain returned 1: %lu), %lu refused "
+            "releases, deletes plain/async/async-late/wait/close "
+            "%lu/%lu/%lu/%lu/%lu (plain returned 1: %lu), %lu refused "
             "delete_wait, %lu migrations (returned 1: %lu), %lu hand-offs, "
             "%lu numbers reused, %lu forwards, %lu stop/start, %lu new "
             "threads, %lu wakes, %lu releases on a thread outside the "
             "fd's masks, %lu own-callback deletes of a one-thread fd "
-            "returning 1\n",
+            "returning 1, %lu tpoll_fd_ready, %lu reads to EAGAIN\n",
             tu_backend(), S.seed, atomic_load(&S.n_cb), atomic_load(&S.n_rel),
             atomic_load(&S.n_del[0]), atomic_load(&S.n_del[1]),
             atomic_load(&S.n_del[2]), atomic_load(&S.n_del[3]),
-            atomic_load(&S.n_del1), atomic_load(&S.n_edeadlk),
-            atomic_load(&S.n_mig), atomic_load(&S.n_mig1),
-            atomic_load(&S.n_accept), atomic_load(&S.n_reuse),
-            atomic_load(&S.n_fwd), atomic_load(&S.n_cycles),
-            atomic_load(&S.n_respawn), atomic_load(&S.n_wake),
-            atomic_load(&S.n_rel_foreign), atomic_load(&S.n_self1));
+            atomic_load(&S.n_del[4]), atomic_load(&S.n_del1),
+            atomic_load(&S.n_edeadlk), atomic_load(&S.n_mig),
+            atomic_load(&S.n_mig1), atomic_load(&S.n_accept),
+            atomic_load(&S.n_reuse), atomic_load(&S.n_fwd),
+            atomic_load(&S.n_cycles), atomic_load(&S.n_respawn),
+            atomic_load(&S.n_wake), atomic_load(&S.n_rel_foreign),
+            atomic_load(&S.n_self1), atomic_load(&S.n_ready),
+            atomic_load(&S.n_eagain));
     for (o = S.owners; o != NULL; o = next) {
         next = o->next;
         pthread_mutex_destroy(&o->io);
