@@ -109,8 +109,10 @@ static int reader_gone(const struct kevent *ch, int err)
  * have given had it attached it (send, and what poll(2) says: see
  * write_eof()), at the next poll, and as one-shot: the core re-registers
  * the fd after it, so the condition comes again at every poll while send
- * is wanted, as the level-triggered event would. With no room left it is
- * an error.
+ * is wanted, as the level-triggered event would. An edge-triggered one
+ * (EV_CLEAR, kept) is reported once and not re-registered: the core asks
+ * for the write filter whatever the interest, and the condition never
+ * changes again. With no room left it is an error.
  */
 static void refuse_write(struct tp__thread *th, struct kq_thread *t,
                          const struct kevent *ch, int err)
@@ -121,7 +123,7 @@ static void refuse_write(struct tp__thread *th, struct kq_thread *t,
         return;
     }
     t->refused[t->nrefused] = *ch;
-    t->refused[t->nrefused].flags = EV_EOF;
+    t->refused[t->nrefused].flags = EV_EOF | (ch->flags & EV_CLEAR);
     t->refused[t->nrefused].fflags = 0;
     t->nrefused++;
 }
@@ -407,9 +409,10 @@ static void kq_dispatch(struct tp__thread *th, int n)
         int first;
 
         t->bits[i] = 0;
-        if (i >= n - t->nrefused_polled)
-            tp__oneshot_fired(th, (int)ev->ident);
-        else if (is_wake(t, ev)) {
+        if (i >= n - t->nrefused_polled) {
+            if (!(ev->flags & EV_CLEAR))
+                tp__oneshot_fired(th, (int)ev->ident);
+        } else if (is_wake(t, ev)) {
             if (tp__woken(th) && !t->use_user)
                 tp_wakefd_drain(&t->wake);
             continue;

@@ -498,6 +498,43 @@ static void test_refused_told_at_want(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * The read end of a pipe whose writer is gone, inserted edge-triggered
+ * with nothing wanted: the registration for both directions meets a
+ * kernel that refuses a write filter there (FreeBSD, OpenBSD: EPIPE;
+ * NetBSD: EBADF). Nothing is wanted and the hang-up is one edge, so once
+ * it is seen the waits find nothing: no poll returns for nothing.
+ */
+static void test_pipe_writer_gone_quiet(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct rec r = {0};
+    uint64_t idle;
+    int p[2], i;
+
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    close(p[1]);
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    assert_int_equal(
+        tpoll_fd_insert_flags(tp, p[0], rec_cb, &r, 1, TPOLL_FD_EDGE), 0);
+    for (i = 0; i < 3; i++)
+        assert_true(tpoll_wait(tp, 0) >= 0);
+    idle = tu_counters(tp, 0).idle_wakeups;
+    for (i = 0; i < 5; i++)
+        assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tu_counters(tp, 0).idle_wakeups, idle);
+    assert_int_equal(atomic_load(&r.calls), 0);
+    /* The hang-up is still told at the want. */
+    assert_int_equal(tpoll_want_recv(tp, p[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 1);
+    assert_true(atomic_load(&r.events) & TPOLL_RECV);
+    assert_int_equal(tpoll_fd_delete(tp, p[0]), 0);
+    close(p[0]);
+    tu_destroy(tp);
+}
+
 /* The owner of an fd closed by tpoll_fd_close: its record first. */
 struct closed {
     struct rec r;
@@ -644,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_want_races_remembering),
         cmocka_unit_test(test_leave_after_taking_readiness),
         cmocka_unit_test(test_refused_told_at_want),
+        cmocka_unit_test(test_pipe_writer_gone_quiet),
         cmocka_unit_test(test_close_one_registration_call),
         cmocka_unit_test(test_close_waits_for_callback),
         cmocka_unit_test(test_fd_close_errors),
