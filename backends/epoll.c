@@ -32,25 +32,17 @@ static uint32_t to_epoll(unsigned want)
 }
 
 /* The epoll bits are kernel ABI; the asserts keep the shifts honest. */
-_Static_assert(EPOLLIN == 0x1 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 &&
-                   EPOLLHUP == 0x10 && EPOLLRDHUP == 0x2000,
-               "epoll event bits");
-_Static_assert(TP_EV_RECV == 0x1 && TP_EV_SEND == 0x2 && TP_EV_HUP == 0x4 &&
-                   TP_EV_ERR == 0x8,
-               "tpoll event bits");
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT && EPOLLERR == POLLERR &&
+                   EPOLLHUP == POLLHUP && EPOLLRDHUP == POLLRDHUP,
+               "epoll event bits are poll(2)'s");
+_Static_assert(EPOLLIN == TP_EV_RECV && EPOLLOUT == TP_EV_SEND << 1,
+               "epoll's in and out shifted into ours");
 
 /* Readable and/or writable, nothing else: the common case, converted
  * inline in ep_dispatch. */
 static int only_rw(uint32_t ev)
 {
     return !(ev & ~(uint32_t)(EPOLLIN | EPOLLOUT));
-}
-
-/* Every other event (hang-up, error, priority data). */
-static unsigned from_epoll(uint32_t ev)
-{
-    return (ev & EPOLLIN) | ((ev >> 1) & TP_EV_SEND) |
-           (((ev >> 2) | (ev >> 11)) & TP_EV_HUP) | (ev & EPOLLERR);
 }
 
 /* EPOLLEXCLUSIVE is only accepted by ADD, and not with EPOLLRDHUP: an
@@ -153,7 +145,7 @@ static void ep_dispatch(struct tp__thread *th, int n)
                          (ev | ev >> 1) & TP_EV_BOTH);
         else
             tp__event(th, (int)(uint32_t)c, (uint32_t)(c >> 32),
-                      from_epoll(ev));
+                      tp__poll_events(ev));
     }
 }
 

@@ -93,12 +93,6 @@ static struct ur_thread *ur(struct tp__thread *th)
     return *tp__backend_data(th);
 }
 
-static unsigned to_poll(unsigned want)
-{
-    return (want & TP_EV_RECV ? POLLIN | POLLRDHUP : 0u) |
-           (want & TP_EV_SEND ? POLLOUT : 0u);
-}
-
 _Static_assert(POLLIN == 0x1 && POLLOUT == 0x4 && TP_EV_RECV == 0x1 &&
                    TP_EV_SEND == 0x2,
                "poll and tpoll event bits");
@@ -107,14 +101,6 @@ _Static_assert(POLLIN == 0x1 && POLLOUT == 0x4 && TP_EV_RECV == 0x1 &&
 static int only_rw(int32_t res)
 {
     return !(res & ~(POLLIN | POLLOUT));
-}
-
-static unsigned from_poll(int32_t res)
-{
-    return (res & POLLIN ? TP_EV_RECV : 0u) |
-           (res & POLLOUT ? TP_EV_SEND : 0u) |
-           (res & (POLLHUP | POLLRDHUP) ? TP_EV_HUP : 0u) |
-           (res & (POLLERR | POLLNVAL) ? TP_EV_ERR : 0u);
 }
 
 /* A full submission queue is submitted at once (a pass that changes more
@@ -306,7 +292,7 @@ static int arm(struct tp__thread *th, int fd, uint32_t gen, unsigned want)
     t->reqs[id].done = 0;
     t->reqs[id].removals = 0;
     t->reqs[id].dirs = (uint8_t)(want & TP_EV_BOTH);
-    io_uring_prep_poll_add(sqe, fd, to_poll(want));
+    io_uring_prep_poll_add(sqe, fd, (unsigned short)tp__poll_want(want));
     io_uring_sqe_set_data64(sqe, user_data(t, id));
     tp__count_ctl(th, 1);
     t->live[fd] = id + 1;
@@ -494,7 +480,7 @@ static void ur_dispatch(struct tp__thread *th, int n)
             tp__event_rw(th, ev->fd, ev->gen,
                          (unsigned)(ev->res | ev->res >> 1) & TP_EV_BOTH);
         else
-            tp__event(th, ev->fd, ev->gen, from_poll(ev->res));
+            tp__event(th, ev->fd, ev->gen, tp__poll_events((unsigned)ev->res));
     }
 }
 

@@ -328,28 +328,27 @@ static int kq_poll(struct tp__thread *th, int timeout_ms)
  * EV_EOF on EVFILT_WRITE says only that nothing more can be sent: the
  * reader is gone, or the program shut its socket down for writing itself
  * (shutdown(SHUT_WR)) while the peer is still there and may send. The
- * write the callback attempts reports either (EPIPE); a hang-up is what
- * poll(2) calls one, as the other backends see it: POLLHUP once neither
- * direction is left, POLLERR for an error (Linux's widowed pipe). The
- * extra call is made at the end of a connection only.
+ * write the callback attempts reports either (EPIPE). What the other
+ * backends would tell is asked of poll(2): a hang-up (both half-closes)
+ * once neither direction is left, an error for POLLERR (Linux's widowed
+ * pipe), and nothing but send after the program's own shutdown, which
+ * epoll and poll do not report either. The extra call is made at the end
+ * of a connection only.
  */
 static unsigned write_eof(const struct kevent *ev)
 {
     struct pollfd p = {.fd = (int)ev->ident, .events = POLLOUT};
     unsigned bits = TP_EV_SEND;
 
-    if (poll(&p, 1, 0) == 1) {
-        if (p.revents & POLLHUP)
-            bits |= TP_EV_HUP;
-        if (p.revents & (POLLERR | POLLNVAL))
-            bits |= TP_EV_ERR;
-    }
+    if (poll(&p, 1, 0) == 1)
+        bits |= tp__poll_events((unsigned short)p.revents) & TP_EV_COND;
     return bits;
 }
 
 /*
- * EV_EOF on EVFILT_READ is a hang-up even with no data left (the read
- * reports it); on EVFILT_WRITE see write_eof(). A socket error comes in
+ * EV_EOF on EVFILT_READ is the read side's half-close, even with data
+ * left (the read reports it after the data); on EVFILT_WRITE see
+ * write_eof(). A socket error comes in
  * fflags with EV_EOF and is an error.
  */
 static unsigned from_kevent(const struct kevent *ev)
@@ -360,7 +359,8 @@ static unsigned from_kevent(const struct kevent *ev)
         return TP_EV_ERR;
     if (!(ev->flags & EV_EOF))
         return ev->filter == EVFILT_READ ? TP_EV_RECV : TP_EV_SEND;
-    bits = ev->filter == EVFILT_READ ? TP_EV_RECV | TP_EV_HUP : write_eof(ev);
+    bits = ev->filter == EVFILT_READ ? TP_EV_RECV | TP_EV_HUP | TP_EV_RDHUP
+                                     : write_eof(ev);
     return bits | (ev->fflags ? TP_EV_ERR : 0);
 }
 

@@ -25,8 +25,7 @@ static void add_entry(void *arg, int fd, uint32_t gen, unsigned want)
     struct poll_thread *t = arg;
 
     t->pfd[t->n].fd = fd;
-    t->pfd[t->n].events = (short)((want & TP_EV_RECV ? POLLIN : 0) |
-                                  (want & TP_EV_SEND ? POLLOUT : 0));
+    t->pfd[t->n].events = tp__poll_want(want);
     t->pfd[t->n].revents = 0;
     t->gens[t->n] = gen;
     t->n++;
@@ -46,13 +45,6 @@ static int poll_poll(struct tp__thread *th, int timeout_ms)
     }
     r = poll(t->pfd, (nfds_t)t->n, timeout_ms);
     return r < 0 ? -errno : r;
-}
-
-static unsigned from_poll(short re)
-{
-    return (re & POLLIN ? TP_EV_RECV : 0) | (re & POLLOUT ? TP_EV_SEND : 0) |
-           (re & POLLHUP ? TP_EV_HUP : 0) |
-           (re & (POLLERR | POLLNVAL) ? TP_EV_ERR : 0);
 }
 
 static void poll_dispatch(struct tp__thread *th, int n)
@@ -75,7 +67,7 @@ static void poll_dispatch(struct tp__thread *th, int n)
             p++;
         if (p == end)
             break;
-        tp__event(th, p->fd, t->gens[p - t->pfd], from_poll(p->revents));
+        tp__event(th, p->fd, t->gens[p - t->pfd], tp__poll_events((unsigned short)p->revents));
     }
 }
 

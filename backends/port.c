@@ -32,18 +32,6 @@ static struct port_thread *pt(struct tp__thread *th)
     return *tp__backend_data(th);
 }
 
-static int to_poll(unsigned want)
-{
-    return (want & TP_EV_RECV ? POLLIN : 0) | (want & TP_EV_SEND ? POLLOUT : 0);
-}
-
-static unsigned from_poll(int ev)
-{
-    return (ev & POLLIN ? TP_EV_RECV : 0) | (ev & POLLOUT ? TP_EV_SEND : 0) |
-           (ev & POLLHUP ? TP_EV_HUP : 0) |
-           (ev & (POLLERR | POLLNVAL) ? TP_EV_ERR : 0);
-}
-
 /* ENOENT: an event already used the association up. EBADF/EBADFD: the fd
  * was closed, and closing an fd dissociates it from every port. */
 static int dissociate(int port, int fd)
@@ -66,7 +54,7 @@ static int port_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
     tp__count_ctl(th, 1);
     if (want == 0)
         return dissociate(t->port, fd);
-    if (port_associate(t->port, PORT_SOURCE_FD, (uintptr_t)fd, to_poll(want),
+    if (port_associate(t->port, PORT_SOURCE_FD, (uintptr_t)fd, tp__poll_want(want),
                        (void *)(uintptr_t)gen) != 0)
         return -errno;
     return 0;
@@ -121,7 +109,7 @@ static void port_dispatch(struct tp__thread *th, int n)
 
             tp__oneshot_fired(th, fd);
             tp__event(th, fd, (uint32_t)(uintptr_t)e->portev_user,
-                      from_poll(e->portev_events));
+                      tp__poll_events((unsigned)e->portev_events));
         } else if (e->portev_source == PORT_SOURCE_USER) {
             (void)tp__woken(th);
         }

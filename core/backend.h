@@ -18,6 +18,7 @@
 #ifndef TP_CORE_BACKEND_H
 #define TP_CORE_BACKEND_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,42 @@
 #include "vtable.h"
 
 /* ---- what the core offers to backends ---- */
+
+/*
+ * poll(2) bits to event bits (poll, event ports, io_uring, and epoll,
+ * whose bits have the same values). POLLHUP is a hang-up of both
+ * directions (a socket shut both ways, a pipe's read end with its writers
+ * gone); POLLRDHUP, where the system has it, of the read side alone (the
+ * peer's shutdown(SHUT_WR) or close). A pipe whose readers are gone gives
+ * POLLERR on Linux, an error.
+ */
+static inline unsigned tp__poll_events(unsigned re)
+{
+    unsigned ev = (re & POLLIN ? TP_EV_RECV : 0) |
+                  (re & POLLOUT ? TP_EV_SEND : 0) |
+                  (re & (POLLERR | POLLNVAL) ? TP_EV_ERR : 0);
+
+    if (re & POLLHUP)
+        ev |= TP_EV_HUP | TP_EV_RDHUP | TP_EV_WRHUP;
+#ifdef POLLRDHUP
+    if (re & POLLRDHUP)
+        ev |= TP_EV_HUP | TP_EV_RDHUP;
+#endif
+    return ev;
+}
+
+/* What to ask poll(2) (or an event port, or io_uring) for `want`: the
+ * read side's half-close comes with recv where the system can tell it. */
+static inline short tp__poll_want(unsigned want)
+{
+#ifdef POLLRDHUP
+    short rdhup = POLLRDHUP;
+#else
+    short rdhup = 0;
+#endif
+    return (short)((want & TP_EV_RECV ? POLLIN | rdhup : 0) |
+                   (want & TP_EV_SEND ? POLLOUT : 0));
+}
 
 /* Per-thread backend state: read on every event, so inline. */
 static inline void **tp__backend_data(struct tp__thread *th)

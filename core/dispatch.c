@@ -39,17 +39,15 @@ void tp__event_left(struct tp__thread *th, int fd)
 /*
  * An edge-triggered fd is told each readiness change once: a direction
  * that arrives while not wanted is remembered in the state word (for this
- * generation only) and told when wanted (pass.c). A hang-up makes reading
- * ready, an error both directions. What is told is decided on the state
+ * generation only) and told when wanted (pass.c). A half-close makes its
+ * direction ready, an error both. What is told is decided on the state
  * that the remembering compare-and-swap saw, so a want racing with this
  * either sees the readiness remembered or is told it here.
  */
 static unsigned edge_events(struct tp__fd *e, int fd, AO_t st, uint32_t gen,
                             unsigned ev)
 {
-    unsigned dirs = ev & TP_EV_ERR ? TP_EV_BOTH
-                                   : (ev & TP_EV_BOTH) |
-                                         (ev & TP_EV_HUP ? TP_EV_RECV : 0);
+    unsigned dirs = (ev & TP_EV_BOTH) | tp__cond_dirs(ev);
 
     (void)fd; /* for the test hook only */
     for (;;) {

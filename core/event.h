@@ -12,21 +12,35 @@
 #include "head.h"
 #include "hooks.h"
 
-/* HUP and ERR come with every wanted direction, so that the read or write
- * the callback attempts reports the condition, on every backend alike. */
+/* The directions a condition makes ready: an error both, a half-close
+ * its own (backends report TP_EV_HUP with either). */
+static inline unsigned tp__cond_dirs(unsigned ev)
+{
+    if (ev & TP_EV_ERR)
+        return TP_EV_BOTH;
+    return (ev & TP_EV_RDHUP ? TP_EV_RECV : 0) |
+           (ev & TP_EV_WRHUP ? TP_EV_SEND : 0);
+}
+
+/* Conditions come with the wanted directions they concern, so that the
+ * read or write the callback attempts reports them, on every backend
+ * alike. A poller reports a hang-up whatever was asked (POLLHUP): it is
+ * both half-closes, so it concerns every wanted direction, and an fd that
+ * wants something is never woken for nothing. A half-close is told only
+ * with its own direction (pollers report the read side's with a write
+ * request too). */
 static inline unsigned tp__user_events(unsigned ev, unsigned interest)
 {
     unsigned out = ev & interest;
 
     if (TP_UNLIKELY(ev & (TP_EV_HUP | TP_EV_ERR))) {
-        out |= interest & (ev & TP_EV_ERR ? TP_EV_BOTH : TP_EV_RECV);
-        /* A hang-up seen in no wanted direction (send wanted on a pipe's
-         * read end): pollers report it whatever was asked, so dropping it
-         * would wake the thread for nothing at every poll. */
-        if (!out)
-            out = interest;
+        unsigned half;
+
+        out |= interest & tp__cond_dirs(ev);
+        half = ev & ((out & TP_EV_RECV ? TP_EV_RDHUP : 0) |
+                     (out & TP_EV_SEND ? TP_EV_WRHUP : 0));
         if (out)
-            out |= ev & (TP_EV_HUP | TP_EV_ERR);
+            out |= (ev & TP_EV_ERR) | half | (half ? TP_EV_HUP : 0);
     }
     return out;
 }

@@ -18,11 +18,20 @@
 #define TP_EV_BOTH (TP_EV_RECV | TP_EV_SEND)
 #define TP_EV_HUP 0x4u
 #define TP_EV_ERR 0x8u
-/* In a backend's `want` only: wake one of the threads sharing the fd. */
+/* Half-close: backends report TP_EV_HUP with either (tp__hup). */
+#define TP_EV_RDHUP 0x10u
+#define TP_EV_WRHUP 0x20u
+#define TP_EV_COND (TP_EV_HUP | TP_EV_ERR | TP_EV_RDHUP | TP_EV_WRHUP)
+_Static_assert(TP_EV_RECV == TPOLL_RECV && TP_EV_SEND == TPOLL_SEND &&
+                   TP_EV_HUP == TPOLL_HUP && TP_EV_ERR == TPOLL_ERR &&
+                   TP_EV_RDHUP == TPOLL_RDHUP && TP_EV_WRHUP == TPOLL_WRHUP,
+               "events reach callbacks unchanged");
+/* In a backend's `want` only (never in an event): wake one of the threads
+ * sharing the fd. */
 #define TP_EV_EXCL 0x10u
 /* In a late event only (pass.c): readiness the update pass took from the
  * state word, given back if this thread left the fd's mask meanwhile. */
-#define TP_EV_TAKEN 0x20u
+#define TP_EV_TAKEN 0x40u
 /* In a backend's `want` only: register edge-triggered (TP_CAP_EDGE); the
  * core then always asks for both directions. */
 #define TP_EV_EDGE 0x80u

@@ -53,14 +53,22 @@ typedef unsigned long tpoll_mask_t;
 /* Event bits passed to callbacks. */
 #define TPOLL_RECV 0x1u /* readable, or read would report EOF/error */
 #define TPOLL_SEND 0x2u /* writable, or write would report an error */
-#define TPOLL_HUP 0x4u  /* peer hung up (advisory: select never reports it) */
+#define TPOLL_HUP 0x4u  /* hung up: TPOLL_RDHUP and/or TPOLL_WRHUP */
 #define TPOLL_ERR 0x8u  /* error condition on the fd or its registration */
+/* Half-close, per direction (advisory: select never reports them). */
+#define TPOLL_RDHUP 0x10u /* nothing more will arrive: once the data
+                           * buffered is read, a read returns 0 */
+#define TPOLL_WRHUP 0x20u /* nothing more can be sent: a write fails */
 
 /*
  * Called on a thread named in the fd's thread mask, from tpoll_wait().
- * `events` only names directions the fd has interest in; TPOLL_HUP and
- * TPOLL_ERR come together with each wanted direction so that the read or
- * write the callback attempts reports the condition. A callback may call
+ * `events` only names directions the fd has interest in; a condition
+ * comes with the wanted direction it concerns, so that the read or write
+ * the callback attempts reports it: TPOLL_RDHUP with TPOLL_RECV,
+ * TPOLL_WRHUP with TPOLL_SEND, TPOLL_ERR with every wanted direction.
+ * TPOLL_HUP comes exactly when a half-close does: one test for "the peer
+ * is going away". A hang-up of both directions (poll(2)'s POLLHUP, a
+ * peer's close of a socketpair) is both half-closes. A callback may call
  * any tpoll function on any fd, including deleting its own fd.
  */
 typedef void (*tpoll_cb)(struct tpoll *tp, int fd, unsigned events,

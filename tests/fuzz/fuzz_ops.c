@@ -246,6 +246,12 @@ static void on_event(struct tpoll *tp, int fd, unsigned events, void *owner)
     CHECK(!(events & TPOLL_ERR), "fd %d: unexpected TPOLL_ERR", fd);
     CHECK(!(events & TPOLL_HUP) || z.shut[i / 2], "fd %d: HUP without hang-up",
           fd);
+    CHECK(!(events & TPOLL_HUP) == !(events & (TPOLL_RDHUP | TPOLL_WRHUP)),
+          "fd %d: events %#x: HUP and half-closes disagree", fd, events);
+    CHECK(!(events & TPOLL_RDHUP) || (events & TPOLL_RECV),
+          "fd %d: events %#x: RDHUP without RECV", fd, events);
+    CHECK(!(events & TPOLL_WRHUP) || (events & TPOLL_SEND),
+          "fd %d: events %#x: WRHUP without SEND", fd, events);
     switch (s->action) {
     case ACT_DRAIN:
         if (events & TPOLL_RECV)

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "park.h"
@@ -269,6 +270,29 @@ static void test_hangup_while_unwanted(void **state)
     assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
     close(sv[0]);
     tu_destroy(tp);
+}
+
+/* The peer's shutdown(SHUT_WR) on an edge-triggered fd: the read side's
+ * half-close, told with recv, and the read finds end-of-file. (While recv
+ * is not wanted it is remembered as readiness: test_hangup_while_unwanted.) */
+static void test_peer_shut_write_half_close(void **state)
+{
+    struct rec r = {0};
+    int sv[2];
+    struct tpoll *tp = setup(sv, &r);
+    char c;
+
+    (void)state;
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    if (tu_backend_reports_rdhup(tp))
+        assert_int_equal(atomic_load(&r.events),
+                         TPOLL_RECV | TPOLL_HUP | TPOLL_RDHUP);
+    assert_null(tu_conditions_broken(atomic_load(&r.events)));
+    assert_int_equal(read(sv[0], &c, 1), 0);
+    teardown(tp, sv);
 }
 
 /* Readiness belongs to one user of the number: after a delete and a new
@@ -675,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_fd_ready_tells_again),
         cmocka_unit_test(test_fd_ready_unwanted_told_at_want),
         cmocka_unit_test(test_hangup_while_unwanted),
+        cmocka_unit_test(test_peer_shut_write_half_close),
         cmocka_unit_test(test_delete_forgets_readiness),
         cmocka_unit_test(test_send_edges),
         cmocka_unit_test(test_migrated_keeps_readiness),

@@ -215,8 +215,11 @@ static void stress_cb(struct tpoll *tp, int fd, unsigned events, void *arg)
     if (fd != o->fd)
         report("callback for fd %d with the owner of fd %d", fd, o->fd);
     if (events == 0 || (events & ~(TPOLL_RECV | TPOLL_SEND | TPOLL_HUP |
-                                   TPOLL_ERR)))
+                                   TPOLL_ERR | TPOLL_RDHUP | TPOLL_WRHUP)))
         report("fd %d: bad events %#x", fd, events);
+    if (tu_conditions_broken(events) != NULL)
+        report("fd %d: events %#x: %s", fd, events,
+               tu_conditions_broken(events));
     bit = TPOLL_THREAD(w ? w->tid : 0);
     mask = atomic_load(&o->mask);
     /* Only a wait that no migration raced gives an exact answer. */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -309,6 +310,51 @@ int tu_unused_tcp_port(void)
 int tu_backend_reports_hup(const struct tpoll *tp)
 {
     return strcmp(tpoll_backend_name(tp), "select") != 0;
+}
+
+struct tpoll *tu_start_one(tpoll_cb cb, void *owner, int fd)
+{
+    struct tpoll *tp = tu_create(1, 0);
+
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    assert_int_equal(tpoll_fd_insert(tp, fd, cb, owner, 1), 0);
+    return tp;
+}
+
+void tu_finish_one(struct tpoll *tp, int fd)
+{
+    assert_int_equal(tpoll_fd_delete(tp, fd), 0);
+    close(fd);
+    tu_destroy(tp);
+}
+
+int tu_backend_reports_rdhup(const struct tpoll *tp)
+{
+    const char *b = tpoll_backend_name(tp);
+
+    if (strcmp(b, "poll") == 0 || strcmp(b, "port") == 0) {
+#ifdef POLLRDHUP
+        return 1;
+#else
+        return 0;
+#endif
+    }
+    return tu_backend_reports_hup(tp);
+}
+
+const char *tu_conditions_broken(unsigned events)
+{
+    unsigned half = events & (TPOLL_RDHUP | TPOLL_WRHUP);
+
+    if (!(events & TPOLL_HUP) != !half)
+        return "TPOLL_HUP without a half-close, or a half-close without it";
+    if ((events & TPOLL_RDHUP) && !(events & TPOLL_RECV))
+        return "TPOLL_RDHUP without TPOLL_RECV";
+    if ((events & TPOLL_WRHUP) && !(events & TPOLL_SEND))
+        return "TPOLL_WRHUP without TPOLL_SEND";
+    if ((events & TPOLL_ERR) && !(events & (TPOLL_RECV | TPOLL_SEND)))
+        return "TPOLL_ERR without a direction";
+    return NULL;
 }
 
 struct tpoll_counters tu_counters(const struct tpoll *tp, int tid)

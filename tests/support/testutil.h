@@ -91,8 +91,21 @@ int tu_tcp_connect_start(int port);
  * sees it) instead of unwinding into the child's copy of the test runner. */
 pid_t tu_fork(void);
 
+/* One thread (id 0) bound, fd inserted with cb and owner for it. */
+struct tpoll *tu_start_one(tpoll_cb cb, void *owner, int fd);
+/* Deletes and closes fd, destroys the instance. */
+void tu_finish_one(struct tpoll *tp, int fd);
+
 /* 1 if the instance's backend reports TPOLL_HUP (all but select). */
 int tu_backend_reports_hup(const struct tpoll *tp);
+/* 1 if it also tells the read side's half-close alone (TPOLL_RDHUP after
+ * the peer's shutdown(SHUT_WR)): poll and event ports only where the
+ * system has POLLRDHUP. */
+int tu_backend_reports_rdhup(const struct tpoll *tp);
+/* 0 if `events` keeps the contract's rules for conditions: TPOLL_HUP
+ * exactly with a half-close, each half-close and TPOLL_ERR with a wanted
+ * direction it concerns; else a text saying which rule it breaks. */
+const char *tu_conditions_broken(unsigned events);
 /* Reads thread tid's counters, asserting success. */
 struct tpoll_counters tu_counters(const struct tpoll *tp, int tid);
 

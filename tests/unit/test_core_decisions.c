@@ -723,8 +723,11 @@ static void test_restart_reregisters(void **state)
 }
 
 /* What a callback sees for each raw event and interest: the wanted
- * directions, with HUP/ERR attached to a wanted direction so that the
- * callback's read or write reports the condition. */
+ * directions, with a condition attached to the wanted direction it
+ * concerns (a half-close its own, an error both) so that the callback's
+ * read or write reports it. Backends report HUP with either half-close. */
+#define RD (TP_EV_HUP | TP_EV_RDHUP)
+#define WR (TP_EV_HUP | TP_EV_WRHUP)
 static void test_event_mapping(void **state)
 {
     static const struct {
@@ -736,19 +739,30 @@ static void test_event_mapping(void **state)
         {TP_EV_SEND, TP_EV_RECV, 0},
         {TP_EV_SEND, TP_EV_BOTH, TPOLL_SEND},
         {TP_EV_BOTH, TP_EV_BOTH, TPOLL_RECV | TPOLL_SEND},
-        {TP_EV_RECV, TP_EV_HUP, TPOLL_RECV | TPOLL_HUP},
-        {TP_EV_RECV, TP_EV_RECV | TP_EV_HUP, TPOLL_RECV | TPOLL_HUP},
-        {TP_EV_BOTH, TP_EV_HUP, TPOLL_RECV | TPOLL_HUP},
-        {TP_EV_BOTH, TP_EV_SEND | TP_EV_HUP,
-         TPOLL_RECV | TPOLL_SEND | TPOLL_HUP},
-        {TP_EV_SEND, TP_EV_HUP, TPOLL_SEND | TPOLL_HUP},
-        {TP_EV_SEND, TP_EV_SEND | TP_EV_HUP, TPOLL_SEND | TPOLL_HUP},
+        /* The peer shut its sending side (POLLRDHUP, EV_EOF on read). */
+        {TP_EV_RECV, RD, TPOLL_RECV | RD},
+        {TP_EV_RECV, TP_EV_RECV | RD, TPOLL_RECV | RD},
+        {TP_EV_BOTH, RD, TPOLL_RECV | RD},
+        {TP_EV_BOTH, TP_EV_SEND | RD, TPOLL_RECV | TPOLL_SEND | RD},
+        {TP_EV_SEND, RD, 0},
+        {TP_EV_SEND, TP_EV_SEND | RD, TPOLL_SEND},
+        /* Nothing more can be sent. */
+        {TP_EV_SEND, WR, TPOLL_SEND | WR},
+        {TP_EV_RECV, WR, 0},
+        {TP_EV_BOTH, TP_EV_RECV | WR, TPOLL_RECV | TPOLL_SEND | WR},
+        /* Both (POLLHUP): every wanted direction, with its own half. */
+        {TP_EV_RECV, RD | WR, TPOLL_RECV | RD},
+        {TP_EV_SEND, RD | WR, TPOLL_SEND | WR},
+        {TP_EV_BOTH, RD | WR, TPOLL_RECV | TPOLL_SEND | RD | WR},
         {TP_EV_RECV, TP_EV_ERR, TPOLL_RECV | TPOLL_ERR},
         {TP_EV_SEND, TP_EV_ERR, TPOLL_SEND | TPOLL_ERR},
         {TP_EV_BOTH, TP_EV_ERR, TPOLL_RECV | TPOLL_SEND | TPOLL_ERR},
-        {TP_EV_BOTH, TP_EV_ERR | TP_EV_HUP,
-         TPOLL_RECV | TPOLL_SEND | TPOLL_ERR | TPOLL_HUP},
-        {0, TP_EV_ERR | TP_EV_HUP | TP_EV_BOTH, 0},
+        {TP_EV_BOTH, TP_EV_ERR | RD | WR,
+         TPOLL_RECV | TPOLL_SEND | TPOLL_ERR | RD | WR},
+        {TP_EV_RECV, TP_EV_ERR | WR, TPOLL_RECV | TPOLL_ERR},
+        {TP_EV_SEND, TP_EV_ERR | RD | WR, TPOLL_SEND | TPOLL_ERR | WR},
+        {TP_EV_RECV, TP_EV_ERR, TPOLL_RECV | TPOLL_ERR},
+        {0, TP_EV_ERR | RD | WR | TP_EV_BOTH, 0},
     };
     struct tpoll *tp = fake_create(1, &fake_immediate);
     struct errs r;
@@ -772,6 +786,8 @@ static void test_event_mapping(void **state)
     close(p[1]);
     tu_destroy(tp);
 }
+#undef RD
+#undef WR
 
 /* Events of an older generation (a deleted user of the number) and events
  * fetched by a thread that has left the mask never reach a callback; the

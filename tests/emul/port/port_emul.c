@@ -186,10 +186,12 @@ static struct pe_assoc *live_assoc(struct pe_port *p, int fd)
     return a;
 }
 
+/* illumos has POLLRDHUP (a socket's read side shut); Solaris does not. */
 static uint32_t to_epoll(int events)
 {
     return (uint32_t)(events & (POLLIN | POLLPRI | POLLOUT | POLLRDNORM |
-                                POLLRDBAND | POLLWRNORM | POLLWRBAND));
+                                POLLRDBAND | POLLWRNORM | POLLWRBAND |
+                                POLLRDHUP));
 }
 
 /* Regular files cannot be in an epoll set; for poll(2) they are always
