@@ -34,9 +34,9 @@ static int settle(struct tpoll *tp)
     struct tpoll_counters c;
     uint64_t idle;
 
+    if (tpoll_thread_counters(tp, 0, &c) != 0)
+        return -1;
     do {
-        if (tpoll_thread_counters(tp, 0, &c) != 0)
-            return -1;
         idle = c.idle_wakeups;
         if (tpoll_wait(tp, 0) < 0 || tpoll_thread_counters(tp, 0, &c) != 0)
             return -1;

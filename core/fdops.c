@@ -255,16 +255,15 @@ static void finish_fork_here(struct tpoll *tp)
 }
 
 /* Deletes fd and hands what remains to a release record: the release
- * callback, and for tpoll_fd_close the close, run once nothing uses it. */
+ * callback, and for tpoll_fd_close the close, run once nothing uses it.
+ * The caller checked fd's range, so that a bad one allocates nothing. */
 static int delete_released(struct tpoll *tp, int fd, tpoll_release_cb release,
                            int closing)
 {
     struct tp__rel *r;
     struct in_use u = {0};
-    int err = 0;
+    int err;
 
-    if (fd_entry(tp, fd, &err) == NULL)
-        return err;
     r = tp__rel_new();
     if (r == NULL)
         return -ENOMEM;
@@ -297,6 +296,10 @@ int tpoll_fd_delete_async(struct tpoll *tp, int fd, tpoll_release_cb release)
 
 int tpoll_fd_close(struct tpoll *tp, int fd, tpoll_release_cb release)
 {
+    int err = 0;
+
+    if (fd_entry(tp, fd, &err) == NULL)
+        return err;
     return delete_released(tp, fd, release, 1);
 }
 

@@ -13,22 +13,21 @@
 #include "pass.h"
 #include "queue.h"
 
-/* Past TP_LATE_CAP in one pass the fd is queued again instead (returns
- * 0): nothing of it changed, so the next pass finds it again and reports
- * it then (the wait does not block while events wait to be reported).
- * No event is lost, however many fds have one at once. */
-static int record_late(struct tp__thread *th, int fd, uint32_t gen,
-                       unsigned ev)
+/* Past TP_LATE_CAP in one pass the fd is queued again instead: nothing
+ * of it changed, so the next pass finds it again and reports it then (the
+ * wait does not block while events wait to be reported). No event is
+ * lost, however many fds have one at once. */
+static void record_late(struct tp__thread *th, int fd, uint32_t gen,
+                        unsigned ev)
 {
     if (th->nlate < TP_LATE_CAP) {
         th->late[th->nlate].fd = fd;
         th->late[th->nlate].gen = gen;
         th->late[th->nlate].ev = ev;
         th->nlate++;
-        return 1;
+        return;
     }
     tp__mark_self(th, fd);
-    return 0;
 }
 
 void tp__record_error(struct tp__thread *th, int fd, uint32_t gen)
