@@ -58,7 +58,8 @@ typedef unsigned long tpoll_mask_t;
 /* Half-close, per direction (advisory: select never reports them). */
 #define TPOLL_RDHUP 0x10u /* nothing more will arrive: once the data
                            * buffered is read, a read returns 0 */
-#define TPOLL_WRHUP 0x20u /* nothing more can be sent: a write fails */
+#define TPOLL_WRHUP 0x20u /* nothing more can be sent: the peer is gone
+                           * (hung up both ways, or reset) */
 
 /*
  * Called on a thread named in the fd's thread mask, from tpoll_wait().
@@ -68,8 +69,9 @@ typedef unsigned long tpoll_mask_t;
  * TPOLL_WRHUP with TPOLL_SEND, TPOLL_ERR with every wanted direction.
  * TPOLL_HUP comes exactly when a half-close does: one test for "the peer
  * is going away". A hang-up of both directions (poll(2)'s POLLHUP, a
- * peer's close of a socketpair) is both half-closes. A callback may call
- * any tpoll function on any fd, including deleting its own fd.
+ * peer's close of a socketpair) is both half-closes. docs/contract.md
+ * lists what each backend can tell. A callback may call any tpoll
+ * function on any fd, including deleting its own fd.
  */
 typedef void (*tpoll_cb)(struct tpoll *tp, int fd, unsigned events,
                          void *owner);
@@ -182,7 +184,8 @@ TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
  * otherwise that direction is not reported again until new data (room)
  * arrives. Readiness that arrives while a direction is not wanted is
  * remembered, and a later want of it runs the callback without waiting
- * for an edge. poll, select and event ports have no edge-triggered
+ * for an edge (a half-close or an error is remembered as readiness of
+ * its direction: the read or write reports it). poll, select and event ports have no edge-triggered
  * registrations: there the fd behaves as a level-triggered one (it is
  * reported again while ready, so the callback is never told less).
  */
