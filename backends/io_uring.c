@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux io_uring, through liburing: one ring per thread. A registration is
- * a one-shot poll request (IORING_OP_POLL_ADD): its completion ends it, and
- * the backend tells the core (tp__oneshot_fired), whose next update pass
- * arms it again if interest remains, as for event ports. Changes are
+ * a one-shot poll request (IORING_OP_POLL_ADD). Its completion ends it:
+ * after the fd's callback the backend arms the same request again while
+ * the fd's interest and generation are still the ones it watches, so that
+ * for the core the registration persists, as epoll's does; otherwise it
+ * tells the core (tp__oneshot_fired), whose next update pass decides, as
+ * for event ports. Changes are
  * submission entries that the wait submits with the wait itself, in one
  * io_uring_enter. The kernel posts completions when the thread next
  * enters it for any system call (IORING_SETUP_COOP_TASKRUN): a wait that
@@ -53,6 +56,10 @@ struct req {
     int next;         /* free list; -1 ends it */
     uint8_t removing; /* cancelled: its completion is only reaped */
     uint8_t done;     /* its completion was reaped */
+    /* Completed with an event, its id kept for the re-arm after the
+     * callback: still the fd's registration for the core, no longer in
+     * the kernel. */
+    uint8_t parked;
     uint8_t removals; /* removals of it not completed (at most two) */
     uint8_t dirs;     /* TP_EV_RECV/SEND it watches */
 };
@@ -62,6 +69,7 @@ struct ur_event {
     int fd;
     uint32_t gen;
     int32_t res; /* poll mask; 0 for the wake */
+    int id;      /* the parked request */
 };
 
 struct ur_thread {
@@ -180,10 +188,12 @@ static void removal_done(struct ur_thread *t, int id, int res)
 }
 
 /*
- * A completion. A poll request's ends it: a live request's fd goes back to
- * the update pass (tp__oneshot_fired), which arms it again if interest
- * remains; the event is copied to ev for dispatch, or, with ev NULL
- * (settle), dropped: level-triggered, it fires again. `locked` is an fd
+ * A completion. A poll request's ends it. A live request's event is
+ * copied to ev for dispatch and the request parked: its fd stays
+ * registered for the core, and the dispatch re-arms it after the callback
+ * (rearm). With ev NULL (settle), or no event, the fd goes back to the
+ * update pass (tp__oneshot_fired), which arms it again if interest
+ * remains: level-triggered, a dropped event fires again. `locked` is an fd
  * the caller holds locked and is arming (-1: none). Returns 1 when ev was
  * filled.
  */
@@ -214,6 +224,14 @@ static int reap(struct tp__thread *th, const struct io_uring_cqe *c,
     }
     t->ninflight--;
     r = &t->reqs[id];
+    if (TP_LIKELY(ev != NULL && c->res > 0 && !r->removing)) {
+        r->parked = 1;
+        ev->fd = r->fd;
+        ev->gen = r->gen;
+        ev->res = c->res;
+        ev->id = id;
+        return 1;
+    }
     r->done = 1;
     if (r->removals == 0)
         req_free(t, id);
@@ -229,12 +247,7 @@ static int reap(struct tp__thread *th, const struct io_uring_cqe *c,
         return 0;
     }
     tp__oneshot_fired(th, r->fd);
-    if (ev == NULL || c->res <= 0)
-        return 0;
-    ev->fd = r->fd;
-    ev->gen = r->gen;
-    ev->res = c->res;
-    return 1;
+    return 0;
 }
 
 /* Reaps posted completions without dispatching them: all of them, or
@@ -290,6 +303,7 @@ static int arm(struct tp__thread *th, int fd, uint32_t gen, unsigned want)
     t->reqs[id].gen = gen;
     t->reqs[id].removing = 0;
     t->reqs[id].done = 0;
+    t->reqs[id].parked = 0;
     t->reqs[id].removals = 0;
     t->reqs[id].dirs = (uint8_t)(want & TP_EV_BOTH);
     io_uring_prep_poll_add(sqe, fd, (unsigned short)tp__poll_want(want));
@@ -312,13 +326,27 @@ static int remove_req(struct ur_thread *t, int id)
     return 0;
 }
 
+/* A parked request is no longer in the kernel: its id is freed. */
+static void unpark(struct ur_thread *t, int fd, int id)
+{
+    t->reqs[id].parked = 0;
+    t->live[fd] = 0;
+    req_free(t, id);
+}
+
 /* The live request ends with -ECANCELED, or with an event that beat the
- * removal: either way its completion is only reaped. */
+ * removal: either way its completion is only reaped. A parked one has
+ * ended already. */
 static int cancel(struct tp__thread *th, int fd)
 {
     struct ur_thread *t = ur(th);
-    int id = t->live[fd] - 1, err = remove_req(t, id);
+    int id = t->live[fd] - 1, err;
 
+    if (t->reqs[id].parked) {
+        unpark(t, fd, id);
+        return 0;
+    }
+    err = remove_req(t, id);
     if (err)
         return err;
     tp__count_ctl(th, 1);
@@ -381,7 +409,8 @@ static int ur_set(struct tp__thread *th, int fd, uint32_t gen, unsigned have,
     want &= TP_EV_BOTH;
     take_removals(th);
     id = t->live[fd] - 1;
-    if (id >= 0 && t->reqs[id].gen == gen && t->reqs[id].dirs == want)
+    if (id >= 0 && t->reqs[id].gen == gen && t->reqs[id].dirs == want &&
+        !t->reqs[id].parked)
         return 0;
     if (id >= 0 && (err = cancel(th, fd)) != 0)
         return err;
@@ -469,19 +498,62 @@ static int ur_poll(struct tp__thread *th, int timeout_ms)
     return n == 0 && err == -EINTR ? -EINTR : n;
 }
 
+/*
+ * After the callback: the parked request is armed again, unchanged, while
+ * this thread still should watch the fd's generation for the events it
+ * watched. The core's registration then never ended, as with epoll, and a
+ * change racing with the check queues the fd for the update pass, whose
+ * set() or remove() replaces or cancels the new request. Otherwise (the
+ * interest changed, the fd was deleted or left the thread, a callback
+ * forked) the fd goes back to the update pass, as an event port's does. A
+ * set() or remove() during the callbacks may have taken the request
+ * already (it is no longer parked, or the fd's live request is another).
+ */
+static int rearm(struct tp__thread *th, struct ur_thread *t,
+                 const struct ur_event *ev)
+{
+    struct req *r = &t->reqs[ev->id];
+    struct tp__fd *e = &tp__head(th)->fds[ev->fd];
+    struct io_uring_sqe *sqe;
+    AO_t st;
+
+    if (!r->parked || t->live[ev->fd] != ev->id + 1)
+        return 0;
+    st = tp_load(&e->state);
+    if (TP_LIKELY(TP_GEN(st) == r->gen &&
+                  tp__wanted(e, st, tp__head(th)->dbit) == r->dirs) &&
+        (sqe = sqe_get(t)) != NULL) {
+        r->parked = 0;
+        io_uring_prep_poll_add(sqe, ev->fd,
+                               (unsigned short)tp__poll_want(r->dirs));
+        io_uring_sqe_set_data64(sqe, user_data(t, ev->id));
+        t->ninflight++;
+        return 1;
+    }
+    unpark(t, ev->fd, ev->id);
+    tp__oneshot_fired(th, ev->fd);
+    return 0;
+}
+
 static void ur_dispatch(struct tp__thread *th, int n)
 {
-    const struct ur_event *ev = ur(th)->events, *end = ev + n;
+    struct ur_thread *t = ur(th);
+    const struct ur_event *ev = t->events, *end = ev + n;
+    unsigned armed = 0;
 
     for (; ev < end; ev++) {
-        if (TP_UNLIKELY(ev->fd < 0))
+        if (TP_UNLIKELY(ev->fd < 0)) {
             (void)tp__woken(th);
-        else if (TP_LIKELY(only_rw(ev->res)))
+            continue;
+        }
+        if (TP_LIKELY(only_rw(ev->res)))
             tp__event_rw(th, ev->fd, ev->gen,
                          (unsigned)(ev->res | ev->res >> 1) & TP_EV_BOTH);
         else
             tp__event(th, ev->fd, ev->gen, tp__poll_events((unsigned)ev->res));
+        armed += (unsigned)rearm(th, t, ev);
     }
+    tp__count_ctl(th, armed);
 }
 
 /*

@@ -211,6 +211,65 @@ static void test_no_interest_silent(void **state)
     teardown_one(tp, sv);
 }
 
+/* Interest changed by the fd's own callback, which a one-shot backend
+ * reads back when it re-arms after the callback: a stop and a want keep
+ * a ready fd reported, a switch reports the new direction, a stop
+ * silences it. The byte is never read: the fd stays readable. */
+struct self_change {
+    int calls;
+    unsigned events;
+    int mode; /* 0: nothing, 1: stop, 2: stop + want, 3: recv -> send */
+};
+
+static void change_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    struct self_change *s = owner;
+
+    s->calls++;
+    s->events |= events;
+    if (s->mode >= 1)
+        assert_int_equal(tpoll_stop_recv(tp, fd), 0);
+    if (s->mode == 2)
+        assert_int_equal(tpoll_want_recv(tp, fd), 0);
+    if (s->mode == 3)
+        assert_int_equal(tpoll_want_send(tp, fd), 0);
+}
+
+static void test_change_in_callback(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct self_change s = {.mode = 2};
+    int sv[2], i;
+
+    (void)state;
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], change_cb, &s, 1), 0);
+    tu_write_byte(sv[1]);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    for (i = 1; i <= 3; i++) {
+        assert_int_equal(tpoll_wait(tp, 1000), 1);
+        assert_int_equal(s.calls, i);
+    }
+    s.mode = 3;
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(s.events, TPOLL_RECV);
+    s.mode = 0;
+    s.events = 0;
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(s.events, TPOLL_SEND);
+    assert_int_equal(tpoll_stop_send(tp, sv[0]), 0);
+    s.mode = 1;
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 1000), 1);
+    assert_int_equal(s.calls, 6);
+    assert_int_equal(tpoll_fd_interest(tp, sv[0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    assert_int_equal(tpoll_wait(tp, 10), 0);
+    assert_int_equal(s.calls, 6);
+    teardown_one(tp, sv);
+}
+
 /* More ready fds than the poller fetches per call: every one is still
  * reported, over several waits. */
 static void test_small_batch(void **state)
@@ -260,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_stop_want_toggles),
         cmocka_unit_test(test_no_interest_silent),
         cmocka_unit_test(test_small_batch),
+        cmocka_unit_test(test_change_in_callback),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
