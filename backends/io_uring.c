@@ -113,14 +113,18 @@ static int only_rw(int32_t res)
 
 /* A full submission queue is submitted at once (a pass that changes more
  * fds than the queue holds); NULL only if the kernel takes none. */
-static struct io_uring_sqe *sqe_get(struct ur_thread *t)
+static TP_NOINLINE struct io_uring_sqe *sqe_get_full(struct ur_thread *t)
+{
+    if (io_uring_submit_and_get_events(&t->ring) < 0)
+        return NULL;
+    return io_uring_get_sqe(&t->ring);
+}
+
+static inline struct io_uring_sqe *sqe_get(struct ur_thread *t)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
 
-    if (TP_UNLIKELY(sqe == NULL) &&
-        io_uring_submit_and_get_events(&t->ring) >= 0)
-        sqe = io_uring_get_sqe(&t->ring);
-    return sqe;
+    return TP_LIKELY(sqe != NULL) ? sqe : sqe_get_full(t);
 }
 
 static uint64_t user_data(const struct ur_thread *t, int id)
@@ -477,8 +481,8 @@ static void arm_wake(struct ur_thread *t)
 static int ur_poll(struct tp__thread *th, int timeout_ms)
 {
     struct ur_thread *t = ur(th);
-    struct io_uring_cqe *c;
-    unsigned head, seen = 0;
+    const struct io_uring_cq *cq = &t->ring.cq;
+    unsigned head, ready, i;
     int err, n = 0;
 
     take_removals(th);
@@ -487,14 +491,13 @@ static int ur_poll(struct tp__thread *th, int timeout_ms)
     err = enter(t, timeout_ms);
     if (err < 0 && err != -ETIME && err != -EINTR)
         return err;
-    io_uring_for_each_cqe(&t->ring, head, c)
-    {
-        if (n == t->nevents)
-            break;
-        seen++;
-        n += reap(th, c, &t->events[n], -1);
-    }
-    io_uring_cq_advance(&t->ring, seen);
+    /* The kernel's tail is read once (io_uring_for_each_cqe reads it
+     * again for every entry). */
+    head = *cq->khead;
+    ready = io_uring_cq_ready(&t->ring);
+    for (i = 0; i < ready && n < t->nevents; i++)
+        n += reap(th, &cq->cqes[(head + i) & cq->ring_mask], &t->events[n], -1);
+    io_uring_cq_advance(&t->ring, i);
     return n == 0 && err == -EINTR ? -EINTR : n;
 }
 
@@ -507,7 +510,8 @@ static int ur_poll(struct tp__thread *th, int timeout_ms)
  * interest changed, the fd was deleted or left the thread, a callback
  * forked) the fd goes back to the update pass, as an event port's does. A
  * set() or remove() during the callbacks may have taken the request
- * already (it is no longer parked, or the fd's live request is another).
+ * already: it is no longer parked then (only a poll parks requests, and
+ * an id reused meanwhile was armed, which clears the flag).
  */
 static int rearm(struct tp__thread *th, struct ur_thread *t,
                  const struct ur_event *ev)
@@ -517,7 +521,7 @@ static int rearm(struct tp__thread *th, struct ur_thread *t,
     struct io_uring_sqe *sqe;
     AO_t st;
 
-    if (!r->parked || t->live[ev->fd] != ev->id + 1)
+    if (!r->parked)
         return 0;
     st = tp_load(&e->state);
     if (TP_LIKELY(TP_GEN(st) == r->gen &&
