@@ -374,15 +374,14 @@ static void queue_unlock(struct ur_thread *t)
 }
 
 /* The removals deletes asked for: the live request of such an fd belongs
- * to a deleted generation (the owner arms an fd again only after taking
- * them). */
-static void take_removals(struct tp__thread *th)
+ * to a deleted generation (the owner arms a new generation only in set(),
+ * after taking them; the re-arm after a callback arms only the generation
+ * the request watched, which a removal queued since then cancels). */
+static TP_NOINLINE void take_queued_removals(struct tp__thread *th)
 {
     struct ur_thread *t = ur(th);
     int i, n;
 
-    if (TP_LIKELY(tp_load(&t->qn) == 0))
-        return;
     queue_lock(t);
     n = (int)tp_load_relaxed(&t->qn);
     for (i = 0; i < n; i++) {
@@ -397,6 +396,12 @@ static void take_removals(struct tp__thread *th)
     memmove(t->queue, t->queue + i, (size_t)(n - i) * sizeof(t->queue[0]));
     tp_store(&t->qn, (AO_t)(n - i));
     queue_unlock(t);
+}
+
+static inline void take_removals(struct tp__thread *th)
+{
+    if (TP_UNLIKELY(tp_load(&ur(th)->qn) != 0))
+        take_queued_removals(th);
 }
 
 /* Runs on th with fd locked. A change of events is a removal and an add,
