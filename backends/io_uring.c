@@ -6,7 +6,7 @@
  * the fd's interest and generation are still the ones it watches, so that
  * for the core the registration persists, as epoll's does; otherwise it
  * tells the core (tp__oneshot_fired), whose next update pass decides, as
- * for event ports. Changes are
+ * for event ports. Changes and re-arms are
  * submission entries that the wait submits with the wait itself, in one
  * io_uring_enter. The kernel posts completions when the thread next
  * enters it for any system call (IORING_SETUP_COOP_TASKRUN): a wait that
