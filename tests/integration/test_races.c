@@ -480,6 +480,64 @@ static int setup(void **state)
     return 0;
 }
 
+/* Counts calls and leaves the data: the fd stays readable. */
+static void count_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
+{
+    (void)tp, (void)fd, (void)events;
+    atomic_fetch_add(&((struct seen *)owner)->calls, 1);
+}
+
+/*
+ * An interest change from another thread while the owner has fetched the
+ * fd's event and not yet dispatched it (io_uring arms the fired request
+ * again after the callback, reading the interest then): a stop silences
+ * the fd for good, a stop and a want keep it reported, level-triggered.
+ */
+static void test_interest_change_between_poll_and_dispatch(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct seen s = {0};
+    struct tu_trap *polled;
+    struct tu_loop l;
+    unsigned long loops;
+    int sv[2], calls;
+
+    (void)state;
+    tu_socketpair(sv);
+    tu_write_byte(sv[1]);
+    tu_loop_start(&l, tp, 0);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], count_cb, &s, 1), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_true(seen_called(&s, 2));
+    polled = tu_trap_arm(TP_HOOK_POLLED, 0);
+    assert_true(tu_trap_wait(polled));
+    assert_int_equal(tpoll_stop_recv(tp, sv[0]), 0);
+    calls = atomic_load(&s.calls);
+    loops = atomic_load(&l.loops);
+    tu_trap_release(polled);
+    assert_int_equal(tpoll_wake(tp, 0), 0);
+    assert_true(tu_wait_atomic(&l.loops, loops + 2));
+    loops = atomic_load(&l.loops);
+    assert_int_equal(tpoll_wake(tp, 0), 0);
+    assert_true(tu_wait_atomic(&l.loops, loops + 1));
+    assert_int_equal(atomic_load(&s.calls), calls);
+
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    assert_true(seen_called(&s, calls + 2));
+    polled = tu_trap_arm(TP_HOOK_POLLED, 0);
+    assert_true(tu_trap_wait(polled));
+    assert_int_equal(tpoll_stop_recv(tp, sv[0]), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    calls = atomic_load(&s.calls);
+    tu_trap_release(polled);
+    assert_true(seen_called(&s, calls + 3));
+    tu_loop_stop(&l);
+    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_no_callback_starts_on_a_removed_thread),
         cmocka_unit_test(test_migrated_registration_error_is_not_dropped),
         cmocka_unit_test(test_held_event_does_not_spin),
+        cmocka_unit_test(test_interest_change_between_poll_and_dispatch),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, setup, NULL);
