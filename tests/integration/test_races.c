@@ -395,9 +395,12 @@ static void test_migrated_registration_error_is_not_dropped(void **state)
     m.tp = tp;
     m.fd = num;
     assert_int_equal(pthread_create(&m.thread, NULL, migrate_to_1, &m), 0);
+    /* Until thread 1's update pass has taken the migration in (its
+     * registration fails, and the error waits for thread 0's callback). */
     end = tu_now_ms() + TU_DEADLINE_MS;
-    while (tu_counters(tp, 1).loops < c.loops + 3 && tu_now_ms() < end)
+    while (tu_counters(tp, 1).updates == c.updates && tu_now_ms() < end)
         sched_yield();
+    assert_true(tu_counters(tp, 1).updates > c.updates);
     tu_trap_release(checked);
     assert_int_equal(pthread_join(m.thread, NULL), 0);
     assert_int_equal(m.result, 0);
