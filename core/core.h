@@ -75,14 +75,17 @@ struct tp__thread {
     int nlocal;
     int qcap;         /* capacity of local and inbox */
     int overflow;     /* a queue overflowed: the next pass scans update_mask */
-    int in_pass;      /* the update pass walks the local queue */
     int nlate;
     int late_held;    /* events of held fds waiting in late, not to spin on */
-    int in_dispatch;  /* inside tpoll_wait's dispatch (callbacks may run) */
-    int fork_pending; /* after_fork ran in a callback of this dispatch: the
-                       * rest of the batch is the parent's; the poller is
-                       * renewed when the dispatch ends */
     int nheld;
+    /* Flags, as bytes: the owner's part fills its four lines exactly. */
+    unsigned char in_pass;      /* the update pass walks the local queue */
+    unsigned char in_dispatch;  /* inside tpoll_wait's dispatch (callbacks
+                                 * may run) */
+    unsigned char fork_pending; /* after_fork ran in a callback of this
+                                 * dispatch: the rest of the batch is the
+                                 * parent's; the poller is renewed when the
+                                 * dispatch ends */
     /* One-thread fds that migrated here while the thread they left still
      * ran their callback: not watched until it left (dispatch.c). */
     int held[TP_HELD_CAP];

@@ -57,11 +57,12 @@ _Static_assert(TP_EV_RECV == TPOLL_RECV && TP_EV_SEND == TPOLL_SEND &&
 /* Inserted with TPOLL_FD_EDGE on a backend with TP_CAP_EDGE. The same bit
  * as TP_EV_EDGE, so that tp__wanted() passes it on at no cost. */
 #define TP_ST_EDGE TP_EV_EDGE
+/* Bit 8 is free, for one more interest bit. */
 /* In use: the bit just below the generation, so that the key TP_GEN()
  * that cookies carry is odd for a live fd and never matches a free entry:
  * one comparison per event checks both. */
-#define TP_ST_INUSE 0x100u
-#define TP_ST_GEN_SHIFT 9
+#define TP_ST_INUSE 0x200u
+#define TP_ST_GEN_SHIFT 10
 #define TP_ST_GEN_ONE ((AO_t)1 << TP_ST_GEN_SHIFT)
 #define TP_GEN(st) ((uint32_t)((st) >> (TP_ST_GEN_SHIFT - 1)))
 /* The key an edge-triggered fd's registrations and remembered events
