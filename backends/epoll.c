@@ -24,9 +24,13 @@ static struct ep_thread *ep(struct tp__thread *th)
     return *tp__backend_data(th);
 }
 
+/* The read side's close alone is EPOLLRDHUP without EPOLLIN: data that
+ * arrives then wakes nothing. */
 static uint32_t to_epoll(unsigned want)
 {
-    return (want & TP_EV_RECV ? EPOLLIN | EPOLLRDHUP : 0) |
+    return (want & TP_EV_CLOSEONLY ? (uint32_t)EPOLLRDHUP
+            : want & TP_EV_RECV    ? (uint32_t)(EPOLLIN | EPOLLRDHUP)
+                                   : 0) |
            (want & TP_EV_SEND ? EPOLLOUT : 0) |
            (want & TP_EV_EDGE ? (uint32_t)EPOLLET : 0);
 }
@@ -216,7 +220,7 @@ static void ep_thread_forget(struct tp__thread *th)
 
 const struct tpoll_backend tp__backend_epoll = {
     .name = "epoll",
-    .caps = TP_CAP_EXCLUSIVE | TP_CAP_KERNEL_KIND | TP_CAP_EDGE,
+    .caps = TP_CAP_EXCLUSIVE | TP_CAP_KERNEL_KIND | TP_CAP_EDGE | TP_CAP_CLOSE,
     .thread_init = ep_thread_init,
     .thread_term = ep_thread_term,
     .thread_forget = ep_thread_forget,

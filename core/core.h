@@ -67,6 +67,9 @@ struct tp__thread {
     tp_atomic_t life;     /* TP_LIFE_*: what a forked child may trust */
     int *local;           /* fds queued by this thread, at most one per fd */
     struct tp__late *late; /* events the update pass found, to report */
+    /* One bit per fd: this thread's recv-side registration of it watches
+     * the read side's close only (pass.c). Made at its first such one. */
+    unsigned long *closeonly;
     /* The loop services (svc.h), made with the instance: read at every
      * wait, so on the owner's lines, not on the line wakers write. */
     struct tp__svc *svc;

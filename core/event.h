@@ -28,18 +28,20 @@ static inline unsigned tp__cond_dirs(unsigned ev)
  * both half-closes, so it concerns every wanted direction, and an fd that
  * wants something is never woken for nothing. A half-close is told only
  * with its own direction (pollers report the read side's with a write
- * request too). */
+ * request too). interest may hold TP_ST_CLOSE: the read side's conditions
+ * are then told even without its direction (tpoll_want_close). */
 static inline unsigned tp__user_events(unsigned ev, unsigned interest)
 {
-    unsigned out = ev & interest;
+    unsigned out = ev & interest & TP_EV_BOTH;
 
     if (TP_UNLIKELY(ev & (TP_EV_HUP | TP_EV_ERR))) {
-        unsigned half;
+        unsigned half, told;
 
         out |= interest & tp__cond_dirs(ev);
-        half = ev & ((out & TP_EV_RECV ? TP_EV_RDHUP : 0) |
-                     (out & TP_EV_SEND ? TP_EV_WRHUP : 0));
-        if (out)
+        told = out | (interest & TP_ST_CLOSE ? TP_EV_RECV : 0);
+        half = ev & ((told & TP_EV_RECV ? TP_EV_RDHUP : 0) |
+                     (told & TP_EV_SEND ? TP_EV_WRHUP : 0));
+        if (told)
             out |= (ev & TP_EV_ERR) | half | (half ? TP_EV_HUP : 0);
     }
     return out;
@@ -118,7 +120,8 @@ static inline int tp__event_as(struct tp__thread *th, int fd, uint32_t gen,
         return 1;
     events = ev & (unsigned)st & TP_EV_BOTH;
     if (TP_UNLIKELY(ev & conditions))
-        events = tp__user_events(ev, (unsigned)(st & TP_EV_BOTH));
+        events =
+            tp__user_events(ev, (unsigned)(st & (TP_EV_BOTH | TP_ST_CLOSE)));
     return tp__event_run(th, e, fd, bit, cb, owner, events);
 }
 

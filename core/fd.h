@@ -35,6 +35,11 @@ _Static_assert(TP_EV_RECV == TPOLL_RECV && TP_EV_SEND == TPOLL_SEND &&
 /* In a backend's `want` only: register edge-triggered (TP_CAP_EDGE); the
  * core then always asks for both directions. */
 #define TP_EV_EDGE 0x80u
+/* In a backend's `want` only, with TP_EV_RECV (TP_CAP_CLOSE): watch the
+ * read side's close without its data (tpoll_want_close). Not TP_ST_CLOSE,
+ * which tp__wanted() passes on: a close wanted with recv (the state's
+ * RECV|CLOSE) must never look like a close-only registration. */
+#define TP_EV_CLOSEONLY 0x200u
 
 /*
  * fd state word: interest (TP_EV_RECV|TP_EV_SEND), readiness remembered for
@@ -57,7 +62,11 @@ _Static_assert(TP_EV_RECV == TPOLL_RECV && TP_EV_SEND == TPOLL_SEND &&
 /* Inserted with TPOLL_FD_EDGE on a backend with TP_CAP_EDGE. The same bit
  * as TP_EV_EDGE, so that tp__wanted() passes it on at no cost. */
 #define TP_ST_EDGE TP_EV_EDGE
-/* Bit 8 is free, for one more interest bit. */
+/* The read side's close is wanted (tpoll_want_close, TP_CAP_CLOSE).
+ * tp__wanted() passes it on, so that what is wanted never equals what is
+ * watched while it is set: the update pass decides what to watch for it
+ * (pass.c). */
+#define TP_ST_CLOSE 0x100u
 /* In use: the bit just below the generation, so that the key TP_GEN()
  * that cookies carry is odd for a live fd and never matches a free entry:
  * one comparison per event checks both. */
@@ -71,7 +80,8 @@ _Static_assert(TP_EV_RECV == TPOLL_RECV && TP_EV_SEND == TPOLL_SEND &&
 #define TP_EDGE_GEN(st) (TP_GEN(st) & ~(uint32_t)1)
 /* What belongs to one generation: cleared by insert and delete. */
 #define TP_ST_PER_GEN                                                          \
-    ((AO_t)(TP_EV_BOTH | TP_ST_RDY | TP_ST_EXCL | TP_ST_CHECKED | TP_ST_EDGE))
+    ((AO_t)(TP_EV_BOTH | TP_ST_RDY | TP_ST_EXCL | TP_ST_CHECKED | TP_ST_EDGE | \
+            TP_ST_CLOSE))
 
 /* One fd table entry: exactly one cache line on LP64 (asserted). */
 struct tp__fd {
@@ -104,14 +114,16 @@ static inline unsigned tp__polled_for(const struct tp__fd *e, tpoll_mask_t bit)
 
 /* What it should watch, from the state word st: the interest, with
  * TP_EV_EDGE for an edge-triggered fd (registered for both directions
- * whatever the interest, pass.c). Never equal to what is watched for an
- * edge-triggered fd, so that the update pass always looks at it: it is
- * queued only when it must be registered or has readiness to tell. */
+ * whatever the interest, pass.c) and TP_ST_CLOSE when the read side's
+ * close is wanted (pass.c decides what to watch for it). Never equal to
+ * what is watched for an edge-triggered fd, so that the update pass always
+ * looks at it: it is queued only when it must be registered or has
+ * readiness to tell. */
 static inline unsigned tp__wanted(const struct tp__fd *e, AO_t st,
                                   tpoll_mask_t bit)
 {
     if ((st & TP_ST_INUSE) && (tp_load(&e->thread_mask) & bit))
-        return (unsigned)(st & (TP_EV_BOTH | TP_ST_EDGE));
+        return (unsigned)(st & (TP_EV_BOTH | TP_ST_EDGE | TP_ST_CLOSE));
     return 0;
 }
 

@@ -378,9 +378,10 @@ static TP_INLINE tpoll_mask_t concerned(const struct tpoll *tp,
 }
 
 /* Sets the state bits to (bits & keep) | add, if the fd is in use and has
- * the bits `need` too (0 and nothing changes if not). */
-static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep,
-                                  AO_t add, AO_t need)
+ * the bits `need` too (0 and nothing changes if not), and none of `refuse`
+ * (-ENOTSUP and nothing changes if it has). */
+static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep, AO_t add,
+                                  AO_t need, AO_t refuse)
 {
     struct tp__fd *e;
     AO_t st, seen, nst;
@@ -395,6 +396,8 @@ static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep,
     for (;;) {
         if ((st & need) != need)
             return st & TP_ST_INUSE ? 0 : -ENOENT;
+        if (TP_UNLIKELY(st & refuse))
+            return -ENOTSUP;
         nst = (st & keep) | add;
         if (nst == st)
             return 0;
@@ -415,22 +418,51 @@ static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep,
 
 int tpoll_want_recv(struct tpoll *tp, int fd)
 {
-    return change_state(tp, fd, ~(AO_t)0, TP_EV_RECV, 0);
+    return change_state(tp, fd, ~(AO_t)0, TP_EV_RECV, 0, 0);
 }
 
 int tpoll_stop_recv(struct tpoll *tp, int fd)
 {
-    return change_state(tp, fd, ~(AO_t)TP_EV_RECV, 0, 0);
+    return change_state(tp, fd, ~(AO_t)TP_EV_RECV, 0, 0, 0);
 }
 
 int tpoll_want_send(struct tpoll *tp, int fd)
 {
-    return change_state(tp, fd, ~(AO_t)0, TP_EV_SEND, 0);
+    return change_state(tp, fd, ~(AO_t)0, TP_EV_SEND, 0, 0);
 }
 
 int tpoll_stop_send(struct tpoll *tp, int fd)
 {
-    return change_state(tp, fd, ~(AO_t)TP_EV_SEND, 0, 0);
+    return change_state(tp, fd, ~(AO_t)TP_EV_SEND, 0, 0, 0);
+}
+
+/* The read side's close is watched apart from its data only by a backend
+ * that can (TP_CAP_CLOSE), and neither for an edge-triggered fd (a close
+ * that came before the want would have to be remembered apart from the
+ * readiness its state word keeps) nor for an exclusive one (epoll refuses
+ * EPOLLRDHUP with EPOLLEXCLUSIVE). */
+static int change_close(struct tpoll *tp, int fd, AO_t keep, AO_t add)
+{
+    AO_t refuse = TP_ST_EDGE;
+    int err = 0;
+
+    if (fd_entry(tp, fd, &err) == NULL)
+        return err;
+    if (!(tp->be->caps & TP_CAP_CLOSE))
+        return tp_load(&tp->fds[fd].state) & TP_ST_INUSE ? -ENOTSUP : -ENOENT;
+    if (tp->be->caps & TP_CAP_EXCLUSIVE)
+        refuse |= TP_ST_EXCL;
+    return change_state(tp, fd, keep, add, 0, refuse);
+}
+
+int tpoll_want_close(struct tpoll *tp, int fd)
+{
+    return change_close(tp, fd, ~(AO_t)0, TP_ST_CLOSE);
+}
+
+int tpoll_stop_close(struct tpoll *tp, int fd)
+{
+    return change_close(tp, fd, ~(AO_t)TP_ST_CLOSE, 0);
 }
 
 int tpoll_fd_ready(struct tpoll *tp, int fd, unsigned events)
@@ -443,7 +475,7 @@ int tpoll_fd_ready(struct tpoll *tp, int fd, unsigned events)
         return -EINVAL;
     /* Readiness is kept for edge-triggered fds only. */
     return change_state(tp, fd, ~(AO_t)0, (AO_t)events << TP_ST_RDY_SHIFT,
-                        TP_ST_EDGE);
+                        TP_ST_EDGE, 0);
 }
 
 int tpoll_fd_interest(const struct tpoll *tp, int fd)
@@ -456,5 +488,5 @@ int tpoll_fd_interest(const struct tpoll *tp, int fd)
     st = tp_load(&tp->fds[fd].state);
     if (!(st & TP_ST_INUSE))
         return -ENOENT;
-    return (int)(st & TP_EV_BOTH);
+    return (int)((st & TP_EV_BOTH) | (st & TP_ST_CLOSE ? TPOLL_RDHUP : 0));
 }

@@ -25,6 +25,7 @@ static void forget_thread(struct tpoll *tp, struct tp__thread *th)
     } else {
         th->local = th->inbox = NULL;
         th->late = NULL;
+        th->closeonly = NULL;
         th->nlocal = th->nlate = th->overflow = 0;
     }
     tp_store(&th->life, TP_LIFE_FREE);

@@ -30,8 +30,10 @@ void tp__thread_free_queues(struct tp__thread *th)
     tp__free(th->local);
     tp__free(th->inbox);
     tp__free(th->late);
+    tp__free(th->closeonly);
     th->local = th->inbox = NULL;
     th->late = NULL;
+    th->closeonly = NULL;
     th->nlocal = th->nlate = th->overflow = 0;
 }
 

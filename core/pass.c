@@ -115,6 +115,57 @@ static TP_NOINLINE void take_ready(struct tp__thread *th, int fd,
     }
 }
 
+/*
+ * The read side's close without its data (TP_ST_CLOSE without TP_EV_RECV)
+ * is watched by a recv-side registration of its own kind: counted in
+ * polled_recv like any (so that delete, migration, thread stop and fork
+ * remove it as one), and told apart by the thread's close-only bitmap,
+ * one bit per fd. Only this thread reads or writes it, in its update pass
+ * with the fd locked; it is made at the thread's first close-only
+ * registration. A bit is read only while the thread's polled_recv bit is
+ * set, and written at every registration change once the bitmap exists,
+ * so one left behind by a registration removed elsewhere never counts.
+ */
+#define TP_WORD_BITS (8 * sizeof(unsigned long))
+
+static unsigned have_for(const struct tp__thread *th, const struct tp__fd *e,
+                         int fd)
+{
+    unsigned have = tp__polled_for(e, th->bit);
+
+    if (th->closeonly != NULL && (have & TP_EV_RECV) &&
+        (th->closeonly[(unsigned)fd / TP_WORD_BITS] >>
+         ((unsigned)fd % TP_WORD_BITS)) &
+            1)
+        have |= TP_EV_CLOSEONLY;
+    return have;
+}
+
+static void note_closeonly(struct tp__thread *th, int fd, unsigned want)
+{
+    unsigned long *w = &th->closeonly[(unsigned)fd / TP_WORD_BITS];
+    unsigned long b = 1ul << ((unsigned)fd % TP_WORD_BITS);
+
+    *w = want & TP_EV_CLOSEONLY ? *w | b : *w & ~b;
+}
+
+/* What to watch for wanted close: the read side's registration, whole
+ * when its data is wanted too, else of the close-only kind, for which the
+ * bitmap must exist (-ENOMEM: refused as a registration the kernel
+ * refuses). */
+static TP_NOINLINE int close_want(struct tp__thread *th, unsigned *want)
+{
+    *want &= ~TP_ST_CLOSE;
+    if (*want & TP_EV_RECV)
+        return 0;
+    *want |= TP_EV_RECV | TP_EV_CLOSEONLY;
+    if (th->closeonly == NULL)
+        th->closeonly = tp__calloc(
+            ((size_t)th->head.max_fds + TP_WORD_BITS - 1) / TP_WORD_BITS,
+            sizeof(unsigned long));
+    return th->closeonly != NULL ? 0 : -ENOMEM;
+}
+
 /* Decide from (thread in mask, interest, registered) and act; runs with
  * fd locked. Returns 1 when the backend was asked to change something. An
  * edge-triggered fd is registered for both directions whatever the
@@ -124,20 +175,24 @@ static int update_fd(struct tp__thread *th, int fd)
     struct tp__fd *e = &th->head.fds[fd];
     AO_t st = tp_load(&e->state);
     unsigned want = tp__wanted(e, st, th->bit);
-    unsigned have = tp__polled_for(e, th->bit);
+    unsigned have = have_for(th, e, fd);
     unsigned edge = 0;
-    int err;
+    int err = 0;
 
     if (TP_UNLIKELY(th->nheld) && want && still_held(th, fd, e))
         want = 0;
-    if (TP_UNLIKELY(want & TP_EV_EDGE)) {
-        take_ready(th, fd, e, st);
-        want = TP_EV_BOTH;
-        edge = TP_EV_EDGE;
+    if (TP_UNLIKELY(want & (TP_EV_EDGE | TP_ST_CLOSE))) {
+        if (want & TP_EV_EDGE) {
+            take_ready(th, fd, e, st);
+            want = TP_EV_BOTH;
+            edge = TP_EV_EDGE;
+        } else {
+            err = close_want(th, &want);
+        }
     }
     if (want == have)
         return 0;
-    if (TP_UNLIKELY(!(st & TP_ST_CHECKED)) && (want & ~have) &&
+    if (TP_UNLIKELY(!(st & TP_ST_CHECKED)) && (want & ~have) && !err &&
         check_kind(th, fd, e) != 0) {
         tp__record_error(th, fd, TP_GEN(st));
         return 1;
@@ -148,8 +203,9 @@ static int update_fd(struct tp__thread *th, int fd)
         tp_store_relaxed(&th->scan_dirty, 1);
         return 1;
     }
-    err = th->head.tp->be->set(th, fd, edge ? TP_EDGE_GEN(st) : TP_GEN(st),
-                               have, want | edge | excl_flag(th, st, want));
+    if (!err)
+        err = th->head.tp->be->set(th, fd, edge ? TP_EDGE_GEN(st) : TP_GEN(st),
+                                   have, want | edge | excl_flag(th, st, want));
     if (err) {
         /* Nothing registered that we cannot account for: drop what the
          * backend refused and tell the fd's callback. */
@@ -158,6 +214,8 @@ static int update_fd(struct tp__thread *th, int fd)
             tp__record_error(th, fd, TP_GEN(st));
         return 1;
     }
+    if (TP_UNLIKELY(th->closeonly != NULL))
+        note_closeonly(th, fd, want);
     tp__fd_set_polled(e, th->bit, have, want);
     return 1;
 }
@@ -167,11 +225,14 @@ static int update_fd(struct tp__thread *th, int fd)
  * delete removes registrations itself, and a change racing with this read
  * queues the fd again (its update bit was cleared just before). Immediate
  * backends only, since a batch keeps the fds it queued locked until the
- * flush. */
-static int settled(const struct tp__thread *th, const struct tp__fd *e)
+ * flush. kinds: the thread has close-only registrations, whose kind the
+ * polled bits do not tell. */
+static int settled(const struct tp__thread *th, const struct tp__fd *e,
+                   int kinds)
 {
     return tp__wanted(e, tp_load(&e->state), th->bit) ==
-           tp__polled_for(e, th->bit);
+           (kinds ? have_for(th, e, (int)(e - th->head.fds))
+                  : tp__polled_for(e, th->bit));
 }
 
 static void unlock_range(struct tp__thread *th, int from, int to)
@@ -199,6 +260,10 @@ static void process_queue(struct tp__thread *th)
 {
     int batch = (th->head.tp->be->caps & TP_CAP_BATCH) != 0;
     int i, n = th->nlocal, held_from = 0, changed = 0;
+    /* How an fd is found settled without its lock: never in a batch; by
+     * its polled bits alone on a thread without close-only registrations
+     * (the bitmap is made in a pass, for an fd the pass has reached). */
+    int skip = batch ? 0 : th->closeonly == NULL ? 1 : 2;
     AO_t st;
 
     th->in_pass = 1;
@@ -206,7 +271,7 @@ static void process_queue(struct tp__thread *th)
         struct tp__fd *e = &th->head.fds[th->local[i]];
 
         tp_and(&e->update_mask, ~th->bit);
-        if (!batch && settled(th, e))
+        if (skip && settled(th, e, skip == 2))
             continue;
         if (!tp__fd_trylock(e, &st)) {
             if (batch) {

@@ -44,6 +44,11 @@ struct tp__thread;
  * where the core calls `settle` first. The calling thread settles at
  * once. */
 #define TP_CAP_HOLDS 0x40u
+/* set() watches the read side's close without its data when `want` has
+ * TP_EV_CLOSEONLY with TP_EV_RECV (epoll: EPOLLRDHUP without EPOLLIN). Only
+ * such a backend accepts tpoll_want_close, and only on an fd that is
+ * neither edge-triggered nor, with TP_CAP_EXCLUSIVE, exclusive. */
+#define TP_CAP_CLOSE 0x80u
 
 struct tpoll_backend {
     const char *name;

@@ -298,6 +298,23 @@ TPOLL_API int tpoll_want_send(struct tpoll *tp, int fd);
 TPOLL_API int tpoll_stop_send(struct tpoll *tp, int fd);
 
 /*
+ * Early-close interest (libevent's EV_CLOSED): hear of the peer's close
+ * of the read side without wanting its data, to abort a connection while
+ * not reading (backpressure). With close wanted and recv not, the read
+ * side's half-close is told as TPOLL_RDHUP|TPOLL_HUP without TPOLL_RECV,
+ * and an error as TPOLL_ERR, at every wait while it lasts (level-
+ * triggered) until tpoll_stop_close(), a tpoll_want_recv() (then as with
+ * recv wanted) or the delete; data that arrives meanwhile wakes nothing.
+ * With recv wanted too nothing changes. The fd's next insert starts
+ * without it. Idempotent; callable from any thread. -EBADF, -EMFILE,
+ * -ENOENT as above; -ENOTSUP (nothing changed) where the backend cannot
+ * watch the close apart from the data (only epoll can), and for a
+ * TPOLL_FD_EDGE or, on epoll, TPOLL_FD_EXCLUSIVE fd.
+ */
+TPOLL_API int tpoll_want_close(struct tpoll *tp, int fd);
+TPOLL_API int tpoll_stop_close(struct tpoll *tp, int fd);
+
+/*
  * For a TPOLL_FD_EDGE fd whose callback stopped before EAGAIN (to be fair
  * to other fds, say): `events` (TPOLL_RECV and/or TPOLL_SEND) are still
  * ready, so the callback runs again for the wanted ones after the fds
@@ -309,8 +326,8 @@ TPOLL_API int tpoll_stop_send(struct tpoll *tp, int fd);
  */
 TPOLL_API int tpoll_fd_ready(struct tpoll *tp, int fd, unsigned events);
 
-/* Current interest (TPOLL_RECV|TPOLL_SEND bits) of fd, or
- * -EBADF/-EMFILE/-ENOENT. */
+/* Current interest (TPOLL_RECV|TPOLL_SEND bits, TPOLL_RDHUP while close
+ * is wanted) of fd, or -EBADF/-EMFILE/-ENOENT. */
 TPOLL_API int tpoll_fd_interest(const struct tpoll *tp, int fd);
 
 /* In a child after fork(): the calling thread keeps its thread id (if it

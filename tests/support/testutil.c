@@ -342,19 +342,31 @@ int tu_backend_reports_rdhup(const struct tpoll *tp)
     return tu_backend_reports_hup(tp);
 }
 
-const char *tu_conditions_broken(unsigned events)
+/* close: the read side's close is wanted (tpoll_want_close), which takes
+ * the place of TPOLL_RECV for the conditions. */
+static const char *conditions_broken(unsigned events, int close)
 {
     unsigned half = events & (TPOLL_RDHUP | TPOLL_WRHUP);
 
     if (!(events & TPOLL_HUP) != !half)
         return "TPOLL_HUP without a half-close, or a half-close without it";
-    if ((events & TPOLL_RDHUP) && !(events & TPOLL_RECV))
+    if ((events & TPOLL_RDHUP) && !(events & TPOLL_RECV) && !close)
         return "TPOLL_RDHUP without TPOLL_RECV";
     if ((events & TPOLL_WRHUP) && !(events & TPOLL_SEND))
         return "TPOLL_WRHUP without TPOLL_SEND";
-    if ((events & TPOLL_ERR) && !(events & (TPOLL_RECV | TPOLL_SEND)))
+    if ((events & TPOLL_ERR) && !(events & (TPOLL_RECV | TPOLL_SEND)) && !close)
         return "TPOLL_ERR without a direction";
     return NULL;
+}
+
+const char *tu_conditions_broken(unsigned events)
+{
+    return conditions_broken(events, 0);
+}
+
+const char *tu_close_conditions_broken(unsigned events)
+{
+    return conditions_broken(events, 1);
 }
 
 struct tpoll_counters tu_counters(const struct tpoll *tp, int tid)

@@ -106,6 +106,10 @@ int tu_backend_reports_rdhup(const struct tpoll *tp);
  * exactly with a half-close, each half-close and TPOLL_ERR with a wanted
  * direction it concerns; else a text saying which rule it breaks. */
 const char *tu_conditions_broken(unsigned events);
+/* The same for an fd whose read side's close is wanted
+ * (tpoll_want_close): TPOLL_RDHUP and TPOLL_ERR may come without a
+ * direction. */
+const char *tu_close_conditions_broken(unsigned events);
 /* Reads thread tid's counters, asserting success. */
 struct tpoll_counters tu_counters(const struct tpoll *tp, int tid);
 

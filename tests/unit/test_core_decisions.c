@@ -786,6 +786,80 @@ static void test_event_mapping(void **state)
     close(p[1]);
     tu_destroy(tp);
 }
+
+/* The interest change (change), then one set() from have to want, or
+ * none when want is 0 and have too. */
+static void expect_set(struct tpoll *tp, int fd,
+                       int (*change)(struct tpoll *, int), unsigned have,
+                       unsigned want)
+{
+    struct call c;
+
+    log_reset();
+    assert_int_equal(change(tp, fd), 0);
+    assert_true(tpoll_wait(tp, 0) >= 0);
+    if (have == want) {
+        assert_int_equal(log_count(CALL_SET, -1), 0);
+        return;
+    }
+    c = log_only(CALL_SET, 0);
+    assert_int_equal(c.have, have);
+    assert_int_equal(c.want, want);
+}
+
+/* Close wanted without recv: a recv-side registration of the close-only
+ * kind, told apart from a whole one at every change; the read side's
+ * conditions are told without RECV. A backend without TP_CAP_CLOSE
+ * refuses. */
+static void test_close_decisions(void **state)
+{
+    static const struct {
+        unsigned raw, seen;
+    } cases[] = {
+        {RD, RD}, {TP_EV_ERR, TPOLL_ERR}, {TP_EV_ERR | RD | WR, TPOLL_ERR | RD},
+        {WR, 0},  {TP_EV_RECV, 0},
+    };
+    const unsigned closeonly = TP_EV_RECV | TP_EV_CLOSEONLY;
+    static struct tpoll_backend fake_close;
+    struct tpoll *tp;
+    struct errs r;
+    size_t i;
+    int p[2];
+
+    (void)state;
+    fake_close = fake_immediate;
+    fake_close.caps = TP_CAP_CLOSE;
+    tp = fake_create(1, &fake_close);
+    tu_pipe(p);
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    assert_int_equal(tpoll_fd_insert(tp, p[0], err_cb, &r, 1), 0);
+    expect_set(tp, p[0], tpoll_want_close, 0, closeonly);
+    expect_set(tp, p[0], tpoll_want_recv, closeonly, TP_EV_RECV);
+    expect_set(tp, p[0], tpoll_stop_recv, TP_EV_RECV, closeonly);
+    expect_set(tp, p[0], tpoll_want_send, closeonly, closeonly | TP_EV_SEND);
+    expect_set(tp, p[0], tpoll_stop_send, closeonly | TP_EV_SEND, closeonly);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&r, 0, sizeof(r));
+        inject_event(p[0], gen_of(tp, p[0]), cases[i].raw);
+        assert_int_equal(tpoll_wait(tp, 0), cases[i].seen ? 1 : 0);
+        assert_int_equal(r.events, cases[i].seen);
+    }
+    expect_set(tp, p[0], tpoll_stop_close, closeonly, 0);
+    expect_set(tp, p[0], tpoll_want_recv, 0, TP_EV_RECV);
+    expect_set(tp, p[0], tpoll_want_close, TP_EV_RECV, TP_EV_RECV);
+    assert_int_equal(tpoll_fd_delete(tp, p[0]), 0);
+    tu_destroy(tp);
+
+    tp = fake_create(1, &fake_immediate);
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    assert_int_equal(tpoll_fd_insert(tp, p[0], err_cb, &r, 1), 0);
+    assert_int_equal(tpoll_want_close(tp, p[0]), -ENOTSUP);
+    assert_int_equal(tpoll_fd_interest(tp, p[0]), 0);
+    assert_int_equal(tpoll_fd_delete(tp, p[0]), 0);
+    close(p[0]);
+    close(p[1]);
+    tu_destroy(tp);
+}
 #undef RD
 #undef WR
 
@@ -883,6 +957,7 @@ int main(void)
         cmocka_unit_test(test_init_hook),
         cmocka_unit_test(test_restart_reregisters),
         cmocka_unit_test(test_event_mapping),
+        cmocka_unit_test(test_close_decisions),
         cmocka_unit_test(test_stale_and_foreign_events),
         cmocka_unit_test(test_foreign_event_unregisters),
     };
