@@ -49,6 +49,11 @@ extern const struct ring_impl ring_epoll_impl;
 extern const struct ring_impl ring_poll_impl;
 /* The tpoll implementations this build compiles in; returns their count. */
 int ring_tpoll_list(const struct ring_impl **out);
+#ifdef BENCH_HAVE_URING
+/* Bare io_uring loops (ring_uring.c): design prototypes, run only when
+ * named, never by "all"; returns their count. */
+int ring_uring_list(const struct ring_impl **out);
+#endif
 #ifdef BENCH_HAVE_LIBEV
 extern const struct ring_impl ring_libev_impl;
 #endif
