@@ -14,13 +14,12 @@
  *                  one), so that the kernel runs more than its 20 deferred
  *                  items per pass, and blocks for one only when that finds
  *                  none;
- *   uring-multi    one multishot IORING_OP_POLL_ADD per fd, cooperative:
- *                  no re-arm, a completion per wake-up. Edge-like, not a
- *                  level-triggered registration: when the kernel ends a
- *                  request and the loop adds a new one, two tokens in a
- *                  pair can come as one completion, and the ring stops
- *                  ("no progress"); it does at P=100, A=100, so it is
- *                  measured only where it runs through;
+ *   uring-multi    one multishot IORING_OP_POLL_ADD per fd, cooperative,
+ *                  re-added only when the kernel ends it: a completion per
+ *                  wake-up. Edge-like, not a level-triggered registration:
+ *                  where pairs often hold two tokens (P=100, A=100) a few
+ *                  go unreported and the ring stops ("no progress"), so it
+ *                  is measured only where it runs through;
  *   uring-epwait   a persistent level-triggered epoll set, and the ring
  *                  carries only the wait: IORING_OP_EPOLL_WAIT (kernel
  *                  6.15+). One wait at a time: a second one in flight would
