@@ -73,6 +73,18 @@ static void open_pairs(struct ring *r)
     }
 }
 
+static void close_pairs(struct ring *r)
+{
+    int i;
+
+    for (i = 0; i < r->npairs; i++) {
+        close(r->fds[i][0]);
+        close(r->fds[i][1]);
+    }
+    free(r->fds);
+    r->fds = NULL;
+}
+
 static void check_drained(const struct ring *r, const char *name)
 {
     char c;
@@ -320,5 +332,6 @@ int main(int argc, char **argv)
                epoll_idx < 0 ? 0.0 : bench_median(ratio, rounds),
                (long long)sctl, (long long)dctl);
     }
+    close_pairs(&r);
     return 0;
 }
