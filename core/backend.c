@@ -68,11 +68,10 @@ int tp__scan_dirty(struct tp__thread *th)
 
 void tp__scan_polled(struct tp__thread *th, tp__scan_fn fn, void *arg)
 {
-    struct tpoll *tp = th->head.tp;
-    int fd, hwm = (int)tp_load(&tp->hwm);
+    int fd, hwm = (int)tp_load(&th->grp->hwm);
 
     for (fd = 0; fd < hwm; fd++) {
-        struct tp__fd *e = &tp->fds[fd];
+        struct tp__fd *e = &th->head.fds[fd];
         unsigned have = tp__polled_for(e, th->bit);
 
         if (have)

@@ -27,6 +27,16 @@ static inline struct tp__thread *tp__self(const struct tpoll *tp)
     return tp__lookup_rest(tp);
 }
 
+/* The first binding, if it is a thread of group g: the common case of a
+ * thread changing its own group's fds, as cheap as tp__self's first
+ * check (a thread of g is bound to g's instance). NULL says nothing. */
+static inline struct tp__thread *tp__self_in(const struct tp__group *g)
+{
+    struct tp__thread *th = tp__bindings[0];
+
+    return th != NULL && th->grp == g ? th : NULL;
+}
+
 /* The calling thread's binding to tp, for the calls that need one: 0,
  * -EPERM (unbound) or -EINVAL (NULL instance). No binding has a NULL
  * instance, so the NULL check waits for a miss. */

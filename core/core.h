@@ -63,7 +63,8 @@ struct tp__thread {
     struct tp__thread_head head;
 
     /* Owned by the bound thread. */
-    tpoll_mask_t bit;
+    tpoll_mask_t bit; /* in its group's masks */
+    struct tp__group *grp;
     tp_atomic_t life;     /* TP_LIFE_*: what a forked child may trust */
     int *local;           /* fds queued by this thread, at most one per fd */
     struct tp__late *late; /* events the update pass found, to report */
@@ -112,20 +113,44 @@ struct tp__thread {
     tp_atomic_t gate;
 };
 
-struct tpoll {
+/*
+ * A thread group: TPOLL_MAX_THREADS consecutive thread ids and a table of
+ * its own for the fds inserted in it. Masks name threads of one group, so
+ * a group's table never holds another group's bits: a number deleted in
+ * one group and inserted in another at once meets nothing of its old
+ * user (running bits, queued updates, registrations) in its new entry.
+ * A program with TPOLL_MAX_THREADS threads or fewer has group 0 only.
+ */
+struct tp__group {
     struct tp__fd *fds; /* line-aligned: one entry never straddles two */
+    struct tp__thread *threads; /* its first thread */
+    struct tpoll *tp;
+    tpoll_mask_t all;    /* its thread ids (the last group may be short) */
+    tp_atomic_t started; /* threads with an open poller and inbox */
+    tp_atomic_t hwm;     /* 1 + highest fd ever inserted in it */
+    void *fds_mem;       /* what to free: see tp__calloc_lines */
+    int index;
+};
+
+struct tpoll {
     int max_fds;
     int nthreads;
+    int ngroups;
     int batch;
     const struct tpoll_backend *be;
-    tp_atomic_t started; /* threads with an open poller and inbox */
-    tp_atomic_t hwm;     /* 1 + highest fd ever inserted */
+    /* Several groups: per fd number, the group other than 0 it is
+     * inserted in, or 0. Written under the lock of group 0's entry (which
+     * serialises every insert and delete of the number), read only when
+     * group 0's entry is not in use: a program with one group, or an fd
+     * of group 0, never reads it. NULL with one group. */
+    tp_atomic_t *away;
     /* Deletes and migrations waiting for threads to pass a quiescent
      * point (release.c), under a spinlock of their own. */
     tp_atomic_t graves_lock;
     struct tp__rel *graves;
     struct tp__thread *threads;
-    void *fds_mem, *threads_mem; /* what to free: see tp__calloc_lines */
+    void *threads_mem;        /* what to free: see tp__calloc_lines */
+    struct tp__group group[]; /* ngroups */
 };
 
 /* Thread id of th (tests' fake backends report it). */

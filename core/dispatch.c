@@ -32,7 +32,7 @@ void tp__event_left(struct tp__thread *th, int fd)
 
     tp_store_relaxed(&th->head.owed, 0);
     if (mask && !(mask & th->bit))
-        tp__mark(th->head.tp, fd, mask);
+        tp__mark(th->grp, fd, mask);
     tp__pass_quiescent(th);
 }
 
@@ -75,7 +75,7 @@ static unsigned edge_events(struct tp__fd *e, int fd, AO_t st, uint32_t gen,
  * the state word for them (this generation only), and they are queued if
  * it is wanted, as tpoll_fd_ready does.
  */
-static void give_back(struct tpoll *tp, struct tp__fd *e, int fd, AO_t st,
+static void give_back(struct tp__group *g, struct tp__fd *e, int fd, AO_t st,
                       uint32_t gen, unsigned ev)
 {
     AO_t add = (AO_t)(ev & TP_EV_BOTH) << TP_ST_RDY_SHIFT, seen;
@@ -84,7 +84,7 @@ static void give_back(struct tpoll *tp, struct tp__fd *e, int fd, AO_t st,
         seen = tp_cas(&e->state, st, st | add);
         if (seen == st) {
             if (tp__ready_wanted(st | add) & ~tp__ready_wanted(st))
-                tp__mark(tp, fd, tp_load(&e->thread_mask));
+                tp__mark(g, fd, tp_load(&e->thread_mask));
             return;
         }
         st = seen;
@@ -103,7 +103,7 @@ int tp__event_other(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
     if ((gen & 1) || TP_GEN(st) != (gen | 1) || !(mask & bit)) {
         tp_and(&e->running_mask, ~bit);
         if (TP_UNLIKELY(ev & TP_EV_TAKEN) && !th->fork_pending)
-            give_back(th->head.tp, e, fd, st, gen | 1, ev);
+            give_back(th->grp, e, fd, st, gen | 1, ev);
         event_dropped(th, fd, st, gen | 1);
         return 0;
     }
@@ -148,7 +148,7 @@ static void unwatch(struct tp__thread *th, int fd)
 void tp__event_held(struct tp__thread *th, int fd)
 {
     struct tp__fd *e = &th->head.fds[fd];
-    struct tp__thread *threads = th->head.tp->threads;
+    struct tp__thread *threads = th->grp->threads;
     tpoll_mask_t others, m;
     int i;
 

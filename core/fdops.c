@@ -10,13 +10,9 @@
 #include "release.h"
 #include "wake.h"
 
-static int valid_mask(const struct tpoll *tp, tpoll_mask_t m)
+static int valid_mask(const struct tp__group *g, tpoll_mask_t m)
 {
-    tpoll_mask_t all = tp->nthreads == TPOLL_MAX_THREADS
-                           ? ~(tpoll_mask_t)0
-                           : TPOLL_THREAD(tp->nthreads) - 1;
-
-    return m != 0 && (m & ~all) == 0;
+    return m != 0 && (m & ~g->all) == 0;
 }
 
 static struct tp__fd *fd_entry(const struct tpoll *tp, int fd, int *err)
@@ -31,15 +27,61 @@ static struct tp__fd *fd_entry(const struct tpoll *tp, int fd, int *err)
         *err = fd < 0 ? -EBADF : -EMFILE;
         return NULL;
     }
-    return &tp->fds[fd];
+    return &tp->group[0].fds[fd];
 }
 
-static void raise_hwm(struct tpoll *tp, int fd)
+/* The group other than 0 that fd's number is inserted in, or 0. Asked
+ * only when group 0's entry is not in use: the common path never is. */
+static int away_index(const struct tpoll *tp, int fd)
 {
-    AO_t cur = tp_load(&tp->hwm);
+    return tp->away != NULL ? (int)tp_load(&tp->away[fd]) : 0;
+}
+
+static struct tp__group *away_group(struct tpoll *tp, int fd)
+{
+    int g = away_index(tp, fd);
+
+    return g != 0 ? &tp->group[g] : NULL;
+}
+
+/*
+ * Lock the entry fd's number lives in: group 0's entry, locked and
+ * returned with its state in *st when it is in use or the number is in no
+ * group; else that group's entry, locked too, with group 0's left locked
+ * as well (*e0 tells it is: unlock it after, with unlock_entry), so that
+ * the number cannot move meanwhile. Group 0's lock comes first, always.
+ */
+static struct tp__fd *lock_entry(struct tpoll *tp, int fd, struct tp__group **g,
+                                 struct tp__fd **e0, AO_t *st)
+{
+    struct tp__fd *e = &tp->group[0].fds[fd];
+    struct tp__group *away;
+
+    *g = &tp->group[0];
+    *e0 = NULL;
+    *st = tp__fd_lock(e);
+    if ((*st & TP_ST_INUSE) || (away = away_group(tp, fd)) == NULL)
+        return e;
+    *e0 = e;
+    *g = away;
+    e = &away->fds[fd];
+    *st = tp__fd_lock(e);
+    return e;
+}
+
+static void unlock_entry(struct tp__fd *e, struct tp__fd *e0)
+{
+    tp__fd_unlock(e);
+    if (e0 != NULL)
+        tp__fd_unlock(e0);
+}
+
+static void raise_hwm(struct tp__group *g, int fd)
+{
+    AO_t cur = tp_load(&g->hwm);
 
     while (cur < (AO_t)fd + 1) {
-        AO_t seen = tp_cas(&tp->hwm, cur, (AO_t)fd + 1);
+        AO_t seen = tp_cas(&g->hwm, cur, (AO_t)fd + 1);
 
         if (seen == cur)
             break;
@@ -56,29 +98,14 @@ int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
 int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
                           tpoll_mask_t thread_mask, unsigned flags)
 {
-    struct tp__fd *e;
-    int err = 0;
-    AO_t st;
+    return tpoll_fd_insert_group(tp, fd, cb, owner, 0, thread_mask, flags);
+}
 
-    e = fd_entry(tp, fd, &err);
-    if (e == NULL)
-        return err;
-    if (cb == NULL || !valid_mask(tp, thread_mask) ||
-        (flags & ~(TPOLL_FD_EXCLUSIVE | TPOLL_FD_EDGE)))
-        return -EINVAL;
-    if (tp_load(&e->state) & TP_ST_INUSE)
-        return -EEXIST;
-    /* No system call here: the fd's kind is checked at its first
-     * registration (pass.c). */
-    if (tp->be->fd_check != NULL && (err = tp->be->fd_check(tp, fd)) != 0)
-        return err;
-    /* Published before the fd is: a thread starting now scans up to hwm. */
-    raise_hwm(tp, fd);
-    st = tp__fd_lock(e);
-    if (st & TP_ST_INUSE) {
-        tp__fd_unlock(e);
-        return -EEXIST;
-    }
+/* Fills the entry e, locked with state st, for a new user. */
+static void insert_locked(const struct tpoll *tp, struct tp__fd *e, AO_t st,
+                          tpoll_cb cb, void *owner, tpoll_mask_t thread_mask,
+                          unsigned flags)
+{
     tp_store(&e->cb, (AO_t)cb);
     tp_store(&e->owner, (AO_t)owner);
     tp_store(&e->thread_mask, thread_mask);
@@ -86,18 +113,75 @@ int tpoll_fd_insert_flags(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     st = ((st & ~TP_ST_PER_GEN) + TP_ST_GEN_ONE) | TP_ST_INUSE |
          (flags & TPOLL_FD_EXCLUSIVE ? TP_ST_EXCL : 0) |
          (tp->be->caps & TP_CAP_KERNEL_KIND ? TP_ST_CHECKED : 0) |
-         (flags & TPOLL_FD_EDGE && tp->be->caps & TP_CAP_EDGE ? TP_ST_EDGE
-                                                              : 0);
+         (flags & TPOLL_FD_EDGE && tp->be->caps & TP_CAP_EDGE ? TP_ST_EDGE : 0);
     tp_store(&e->state, st | TP_ST_LOCK);
-    tp__fd_unlock(e);
+}
+
+int tpoll_fd_insert_group(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
+                          int group, tpoll_mask_t thread_mask, unsigned flags)
+{
+    struct tp__group *g;
+    struct tp__fd *e0, *e;
+    int err = 0;
+    AO_t st, st0;
+
+    e0 = fd_entry(tp, fd, &err);
+    if (e0 == NULL)
+        return err;
+    if (group < 0 || group >= tp->ngroups)
+        return -EINVAL;
+    g = &tp->group[group];
+    if (cb == NULL || !valid_mask(g, thread_mask) ||
+        (flags & ~(TPOLL_FD_EXCLUSIVE | TPOLL_FD_EDGE)))
+        return -EINVAL;
+    if ((tp_load(&e0->state) & TP_ST_INUSE) || away_index(tp, fd) != 0)
+        return -EEXIST;
+    /* No system call here: the fd's kind is checked at its first
+     * registration (pass.c). */
+    if (tp->be->fd_check != NULL && (err = tp->be->fd_check(tp, fd)) != 0)
+        return err;
+    /* Published before the fd is: a thread starting now scans up to hwm. */
+    raise_hwm(g, fd);
+    /* Group 0's entry is the number's lock whatever the group. */
+    st0 = tp__fd_lock(e0);
+    if ((st0 & TP_ST_INUSE) || away_index(tp, fd) != 0) {
+        tp__fd_unlock(e0);
+        return -EEXIST;
+    }
+    if (group == 0) {
+        insert_locked(tp, e0, st0, cb, owner, thread_mask, flags);
+        st = tp_load(&e0->state);
+    } else {
+        e = &g->fds[fd];
+        insert_locked(tp, e, tp__fd_lock(e), cb, owner, thread_mask, flags);
+        st = tp_load(&e->state);
+        tp_store(&tp->away[fd], (AO_t)group);
+        tp__fd_unlock(e);
+    }
+    tp__fd_unlock(e0);
     /* Registered once, now, whatever the interest (edge-triggered). */
     if (st & TP_ST_EDGE)
-        tp__mark(tp, fd, thread_mask);
+        tp__mark(g, fd, thread_mask);
     return 0;
+}
+
+int tpoll_fd_group(const struct tpoll *tp, int fd)
+{
+    int err = 0, g;
+
+    if (fd_entry(tp, fd, &err) == NULL)
+        return err;
+    if (tp_load(&tp->group[0].fds[fd].state) & TP_ST_INUSE)
+        return 0;
+    g = away_index(tp, fd);
+    if (g == 0 || !(tp_load(&tp->group[g].fds[fd].state) & TP_ST_INUSE))
+        return -ENOENT;
+    return g;
 }
 
 /* What the first phase of a delete leaves in use (delete_locked). */
 struct in_use {
+    struct tp__group *grp; /* the group the fd was in */
     tpoll_mask_t running; /* threads inside (or entering) fd's callback */
     tpoll_mask_t holders; /* threads whose poll() may hold the file */
     void *owner;
@@ -146,17 +230,17 @@ static tpoll_mask_t raise_rebuild(struct tp__thread *th)
 static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
                          int closing)
 {
-    struct tp__fd *e;
+    struct tp__group *g;
+    struct tp__fd *e, *e0;
     tpoll_mask_t polled;
     int err = 0;
     AO_t st;
 
-    e = fd_entry(tp, fd, &err);
-    if (e == NULL)
+    if (fd_entry(tp, fd, &err) == NULL)
         return err;
-    st = tp__fd_lock(e);
+    e = lock_entry(tp, fd, &g, &e0, &st);
     if (!(st & TP_ST_INUSE)) {
-        tp__fd_unlock(e);
+        unlock_entry(e, e0);
         return -ENOENT;
     }
     closing = closing && (st & TP_ST_EDGE);
@@ -169,10 +253,10 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
         tp_store(&e->polled_recv, 0);
         tp_store(&e->polled_send, 0);
         for (; polled; polled &= polled - 1)
-            u->holders |= raise_rebuild(&tp->threads[tp__ctz(polled)]);
+            u->holders |= raise_rebuild(&g->threads[tp__ctz(polled)]);
     } else if (!closing) {
         for (; polled; polled &= polled - 1) {
-            struct tp__thread *th = &tp->threads[tp__ctz(polled)];
+            struct tp__thread *th = &g->threads[tp__ctz(polled)];
 
             tp->be->remove(th, fd, tp__polled_for(e, th->bit));
             if (tp->be->caps & TP_CAP_HOLDS)
@@ -188,30 +272,35 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
     u->owner = (void *)tp_load(&e->owner);
     tp_store(&e->cb, 0);
     tp_store(&e->owner, 0);
+    u->grp = g;
+    /* The number is free in every group once the locks go. */
+    if (e0 != NULL)
+        tp_store(&tp->away[fd], 0);
     TP_HOOK(TP_HOOK_DELETE_DONE, fd);
-    tp__fd_unlock(e);
+    unlock_entry(e, e0);
     return 0;
 }
 
-/* Threads of `mask` other than the calling thread when it is inside a
- * callback: the caller knows its own callback is still running. */
-static tpoll_mask_t others(const struct tpoll *tp, tpoll_mask_t mask)
+/* Threads of `mask` (of g) other than the calling thread when it is
+ * inside a callback: the caller knows its own callback is still running. */
+static tpoll_mask_t others(const struct tp__group *g, tpoll_mask_t mask)
 {
-    const struct tp__thread *self = tp__self(tp);
+    const struct tp__thread *self = tp__self(g->tp);
 
-    if (self != NULL && self->in_dispatch)
+    if (self != NULL && self->in_dispatch && self->grp == g)
         mask &= ~self->bit;
     return mask;
 }
 
 /* A holder that is the calling thread would wait for itself: it makes
  * its removals at once instead (its own poller it may change). */
-static tpoll_mask_t settle_self(struct tpoll *tp, tpoll_mask_t holders)
+static tpoll_mask_t settle_self(struct tp__group *g, tpoll_mask_t holders)
 {
+    struct tpoll *tp = g->tp;
     struct tp__thread *self = tp__self(tp);
 
-    if (self == NULL || !(holders & self->bit) || self->fork_pending ||
-        tp->be->settle == NULL)
+    if (self == NULL || self->grp != g || !(holders & self->bit) ||
+        self->fork_pending || tp->be->settle == NULL)
         return holders;
     tp->be->settle(self);
     return holders & ~self->bit;
@@ -219,10 +308,10 @@ static tpoll_mask_t settle_self(struct tpoll *tp, tpoll_mask_t holders)
 
 /* Wake the threads that may hold fd in a poll() (they drop it before they
  * poll again), with nobody waiting for them to. */
-static void wake_holders(struct tpoll *tp, tpoll_mask_t holders)
+static void wake_holders(struct tp__group *g, tpoll_mask_t holders)
 {
     for (; holders; holders &= holders - 1) {
-        struct tp__thread *th = &tp->threads[tp__ctz(holders)];
+        struct tp__thread *th = &g->threads[tp__ctz(holders)];
 
         tp__inbox_lock(th);
         if (!th->inbox_dead)
@@ -238,8 +327,8 @@ int tpoll_fd_delete(struct tpoll *tp, int fd)
 
     if (err)
         return err;
-    wake_holders(tp, settle_self(tp, u.holders));
-    return others(tp, u.running) != 0;
+    wake_holders(u.grp, settle_self(u.grp, u.holders));
+    return others(u.grp, u.running) != 0;
 }
 
 /* A release run inside this call (nothing was in use) forked and called
@@ -273,11 +362,12 @@ static int delete_released(struct tpoll *tp, int fd, tpoll_release_cb release,
         return err;
     }
     r->fd = fd;
+    r->grp = u.grp;
     r->owner = u.owner;
     r->release = release;
     r->close_fd = closing;
     r->running = u.running;
-    r->holders = settle_self(tp, u.holders);
+    r->holders = settle_self(u.grp, u.holders);
     tp__rel_submit(tp, r);
     finish_fork_here(tp);
     return 0;
@@ -313,45 +403,49 @@ int tpoll_fd_delete_wait(struct tpoll *tp, int fd)
     err = delete_locked(tp, fd, &u, 0);
     if (err)
         return err;
-    u.holders = settle_self(tp, u.holders);
+    u.holders = settle_self(u.grp, u.holders);
     if (u.running | u.holders)
-        tp__rel_wait(tp, fd, u.running, u.holders);
+        tp__rel_wait(u.grp, fd, u.running, u.holders);
     return 0;
 }
 
 int tpoll_fd_set_threads(struct tpoll *tp, int fd, tpoll_mask_t thread_mask)
 {
-    struct tp__fd *e;
+    struct tp__group *g;
+    struct tp__fd *e, *e0;
     tpoll_mask_t old, leaving;
     int err = 0;
     AO_t st;
 
-    e = fd_entry(tp, fd, &err);
-    if (e == NULL)
+    if (fd_entry(tp, fd, &err) == NULL)
         return err;
-    if (!valid_mask(tp, thread_mask))
+    /* Checked against group 0 first, so that a bad mask is refused
+     * without a lock in the common case, and against the fd's group once
+     * it is known. */
+    if (thread_mask == 0 ||
+        (tp->ngroups == 1 && !valid_mask(&tp->group[0], thread_mask)))
         return -EINVAL;
-    st = tp__fd_lock(e);
-    if (!(st & TP_ST_INUSE)) {
-        tp__fd_unlock(e);
-        return -ENOENT;
+    e = lock_entry(tp, fd, &g, &e0, &st);
+    if (!(st & TP_ST_INUSE) || !valid_mask(g, thread_mask)) {
+        unlock_entry(e, e0);
+        return st & TP_ST_INUSE ? -EINVAL : -ENOENT;
     }
     /* The swap is a full barrier before running_mask is read: delete's
      * handshake, for the threads that leave. */
     old = tp_swap(&e->thread_mask, thread_mask);
-    leaving = others(tp, tp_load(&e->running_mask) & old & ~thread_mask);
+    leaving = others(g, tp_load(&e->running_mask) & old & ~thread_mask);
     /* Leavers unregister, joiners register, at their next update pass. */
     if (old != thread_mask)
-        tp__mark(tp, fd,
+        tp__mark(g, fd,
                  old | thread_mask | tp_load(&e->polled_recv) |
                      tp_load(&e->polled_send));
-    tp__fd_unlock(e);
+    unlock_entry(e, e0);
     if (!leaving)
         return 0;
     if (tp__in_callback())
         return 1;
     TP_HOOK(TP_HOOK_MIGRATE_WAIT, fd);
-    tp__rel_wait(tp, fd, leaving, 0);
+    tp__rel_wait(g, fd, leaving, 0);
     return 0;
 }
 
@@ -361,14 +455,14 @@ int tpoll_fd_set_threads(struct tpoll *tp, int fd, tpoll_mask_t thread_mask)
  * of its threads only has to tell the callback of readiness now wanted,
  * and a thread that could not register it (the kernel refused: a
  * registration error is told with the wanted directions) tries again. */
-static TP_INLINE tpoll_mask_t concerned(const struct tpoll *tp,
+static TP_INLINE tpoll_mask_t concerned(const struct tp__group *g,
                                         const struct tp__fd *e, AO_t st,
                                         AO_t nst)
 {
     tpoll_mask_t mask = tp_load(&e->thread_mask);
 
     if (nst & TP_ST_EDGE) {
-        mask &= tp_load(&tp->started);
+        mask &= tp_load(&g->started);
         return (tp__ready_wanted(nst) & ~tp__ready_wanted(st)) ||
                        (tp_load(&e->polled_recv) & mask) != mask
                    ? mask
@@ -380,19 +474,14 @@ static TP_INLINE tpoll_mask_t concerned(const struct tpoll *tp,
 /* Sets the state bits to (bits & keep) | add, if the fd is in use and has
  * the bits `need` too (0 and nothing changes if not), and none of `refuse`
  * (-ENOTSUP and nothing changes if it has). */
-static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep, AO_t add,
-                                  AO_t need, AO_t refuse)
+static TP_INLINE int change_entry(struct tp__group *g, struct tp__fd *e, int fd,
+                                  AO_t st, AO_t keep, AO_t add, AO_t need,
+                                  AO_t refuse)
 {
-    struct tp__fd *e;
-    AO_t st, seen, nst;
+    AO_t seen, nst;
     tpoll_mask_t who;
-    int err = 0;
 
-    e = fd_entry(tp, fd, &err);
-    if (e == NULL)
-        return err;
     need |= TP_ST_INUSE;
-    st = tp_load_relaxed(&e->state);
     for (;;) {
         if ((st & need) != need)
             return st & TP_ST_INUSE ? 0 : -ENOENT;
@@ -406,14 +495,44 @@ static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep, AO_t add,
             break;
         st = seen;
     }
-    who = concerned(tp, e, st, nst);
+    who = concerned(g, e, st, nst);
     /* Already queued on every concerned thread (a stop then a want before
      * the next pass): a pass clears its bit before reading the state, so it
      * sees this change too. */
     if ((tp_load(&e->update_mask) & who) == who)
         return 0;
-    tp__mark(tp, fd, who);
+    tp__mark(g, fd, who);
     return 0;
+}
+
+/* Group 0's entry is not in use: the number may be in another group's
+ * table. Out of line, so that group 0's path has no call before its
+ * compare-and-swap. */
+static TP_NOINLINE int change_away(struct tpoll *tp, int fd, AO_t keep,
+                                   AO_t add, AO_t need, AO_t refuse)
+{
+    struct tp__group *g = away_group(tp, fd);
+
+    if (g == NULL)
+        return -ENOENT;
+    return change_entry(g, &g->fds[fd], fd, tp_load_relaxed(&g->fds[fd].state),
+                        keep, add, need, refuse);
+}
+
+static TP_INLINE int change_state(struct tpoll *tp, int fd, AO_t keep, AO_t add,
+                                  AO_t need, AO_t refuse)
+{
+    struct tp__fd *e;
+    int err = 0;
+    AO_t st;
+
+    e = fd_entry(tp, fd, &err);
+    if (e == NULL)
+        return err;
+    st = tp_load_relaxed(&e->state);
+    if (TP_UNLIKELY(!(st & TP_ST_INUSE)))
+        return change_away(tp, fd, keep, add, need, refuse);
+    return change_entry(&tp->group[0], e, fd, st, keep, add, need, refuse);
 }
 
 int tpoll_want_recv(struct tpoll *tp, int fd)
@@ -449,7 +568,7 @@ static int change_close(struct tpoll *tp, int fd, AO_t keep, AO_t add)
     if (fd_entry(tp, fd, &err) == NULL)
         return err;
     if (!(tp->be->caps & TP_CAP_CLOSE))
-        return tp_load(&tp->fds[fd].state) & TP_ST_INUSE ? -ENOTSUP : -ENOENT;
+        return tpoll_fd_group(tp, fd) >= 0 ? -ENOTSUP : -ENOENT;
     if (tp->be->caps & TP_CAP_EXCLUSIVE)
         refuse |= TP_ST_EXCL;
     return change_state(tp, fd, keep, add, 0, refuse);
@@ -485,7 +604,9 @@ int tpoll_fd_interest(const struct tpoll *tp, int fd)
 
     if (fd_entry(tp, fd, &err) == NULL)
         return err;
-    st = tp_load(&tp->fds[fd].state);
+    st = tp_load(&tp->group[0].fds[fd].state);
+    if (!(st & TP_ST_INUSE) && away_index(tp, fd) != 0)
+        st = tp_load(&tp->group[away_index(tp, fd)].fds[fd].state);
     if (!(st & TP_ST_INUSE))
         return -ENOENT;
     return (int)((st & TP_EV_BOTH) | (st & TP_ST_CLOSE ? TPOLL_RDHUP : 0));

@@ -33,12 +33,12 @@ static void forget_thread(struct tpoll *tp, struct tp__thread *th)
 
 /* Locks that a vanished thread held are reset, and every record of what
  * the parent's pollers held is dropped: the child's poller starts empty. */
-static void reset_table(struct tpoll *tp)
+static void reset_table(struct tp__group *g)
 {
-    int fd, hwm = (int)tp_load(&tp->hwm);
+    int fd, hwm = (int)tp_load(&g->hwm);
 
     for (fd = 0; fd < hwm; fd++) {
-        struct tp__fd *e = &tp->fds[fd];
+        struct tp__fd *e = &g->fds[fd];
 
         tp_and(&e->state, ~(AO_t)TP_ST_LOCK);
         tp_store(&e->polled_recv, 0);
@@ -57,7 +57,8 @@ int tpoll_after_fork(struct tpoll *tp)
         return -EINVAL;
     self = tp__self(tp);
     tp__svc_fork(tp, self);
-    tp_store(&tp->started, 0);
+    for (i = 0; i < tp->ngroups; i++)
+        tp_store(&tp->group[i].started, 0);
     for (i = 0; i < tp->nthreads; i++) {
         struct tp__thread *th = &tp->threads[i];
 
@@ -68,7 +69,8 @@ int tpoll_after_fork(struct tpoll *tp)
         if (th != self && tp_load(&th->life) != TP_LIFE_FREE)
             forget_thread(tp, th);
     }
-    reset_table(tp);
+    for (i = 0; i < tp->ngroups; i++)
+        reset_table(&tp->group[i]);
     tp__rel_forget_all(tp);
     if (self == NULL)
         return 0;

@@ -53,7 +53,7 @@ static int resolve_options(const struct tpoll_options *o, struct tpoll *tp)
     const char *name = o->backend;
     int err;
 
-    if (o->threads < 0 || o->threads > TPOLL_MAX_THREADS)
+    if (o->threads < 0 || o->threads > TPOLL_MAX_THREAD_IDS)
         return -EINVAL;
     if (o->batch < 0 || o->batch > TP_MAX_BATCH)
         return -EINVAL;
@@ -61,6 +61,7 @@ static int resolve_options(const struct tpoll_options *o, struct tpoll *tp)
     if (err)
         return err;
     tp->nthreads = o->threads ? o->threads : 1;
+    tp->ngroups = (tp->nthreads + TPOLL_MAX_THREADS - 1) / TPOLL_MAX_THREADS;
     tp->batch = o->batch ? o->batch : TP_DEFAULT_BATCH;
     if (name == NULL)
         name = getenv("TPOLL_BACKEND");
@@ -72,10 +73,48 @@ static int resolve_options(const struct tpoll_options *o, struct tpoll *tp)
     return tp->be->probe != NULL ? tp->be->probe() : 0;
 }
 
+static void free_tables(struct tpoll *tp)
+{
+    int g;
+
+    for (g = 0; g < tp->ngroups; g++)
+        tp__free(tp->group[g].fds_mem);
+    tp__free(tp->away);
+}
+
+/* Each group's table is max_fds entries of address space: calloc leaves
+ * what no fd touches unmapped, so a group costs memory only for the
+ * numbers inserted in it. */
+static int make_groups(struct tpoll *tp)
+{
+    int g;
+
+    if (tp->ngroups > 1) {
+        tp->away = tp__calloc((size_t)tp->max_fds, sizeof(*tp->away));
+        if (tp->away == NULL)
+            return -ENOMEM;
+    }
+    for (g = 0; g < tp->ngroups; g++) {
+        struct tp__group *grp = &tp->group[g];
+        int n = tp->nthreads - g * TPOLL_MAX_THREADS;
+
+        grp->fds = tp__calloc_lines((size_t)tp->max_fds, sizeof(*grp->fds),
+                                    &grp->fds_mem);
+        if (grp->fds == NULL)
+            return -ENOMEM;
+        grp->threads = &tp->threads[g * TPOLL_MAX_THREADS];
+        grp->tp = tp;
+        grp->index = g;
+        grp->all =
+            n >= TPOLL_MAX_THREADS ? ~(tpoll_mask_t)0 : TPOLL_THREAD(n) - 1;
+    }
+    return 0;
+}
+
 int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
 {
     struct tpoll_options defaults;
-    struct tpoll *tp;
+    struct tpoll conf = {0}, *tp;
     int err, i;
 
     if (out == NULL)
@@ -84,41 +123,44 @@ int tpoll_create(struct tpoll **out, const struct tpoll_options *opts)
         tpoll_options_init(&defaults);
         opts = &defaults;
     }
-    tp = tp__calloc(1, sizeof(*tp));
+    err = resolve_options(opts, &conf);
+    if (err)
+        return err;
+    tp = tp__calloc(1,
+                    sizeof(*tp) + (size_t)conf.ngroups * sizeof(tp->group[0]));
     if (tp == NULL)
         return -ENOMEM;
-    err = resolve_options(opts, tp);
-    if (err)
-        goto fail_options;
+    memcpy(tp, &conf, sizeof(conf));
     err = -ENOMEM;
-    tp->fds = tp__calloc_lines((size_t)tp->max_fds, sizeof(*tp->fds),
-                               &tp->fds_mem);
-    if (tp->fds == NULL)
-        goto fail_options;
     tp->threads = tp__calloc_lines((size_t)tp->nthreads,
                                    sizeof(*tp->threads), &tp->threads_mem);
     if (tp->threads == NULL)
         goto fail_threads;
+    err = make_groups(tp);
+    if (err)
+        goto fail_groups;
     for (i = 0; i < tp->nthreads; i++) {
-        tp->threads[i].head.tp = tp;
-        tp->threads[i].head.fds = tp->fds;
-        tp->threads[i].head.batch = tp->batch;
-        tp->threads[i].head.max_fds = tp->max_fds;
-        tp->threads[i].tid = i;
-        tp->threads[i].bit = TPOLL_THREAD(i);
-        tp->threads[i].inbox_dead = 1;
+        struct tp__thread *th = &tp->threads[i];
+
+        th->grp = &tp->group[TPOLL_GROUP(i)];
+        th->head.tp = tp;
+        th->head.fds = th->grp->fds;
+        th->head.batch = tp->batch;
+        th->head.max_fds = tp->max_fds;
+        th->tid = i;
+        th->bit = TPOLL_THREAD(i);
+        th->inbox_dead = 1;
     }
     err = tp__svc_create(tp);
     if (err)
-        goto fail_svc;
+        goto fail_groups;
     *out = tp;
     return 0;
 
-fail_svc:
+fail_groups:
+    free_tables(tp);
     tp__free(tp->threads_mem);
 fail_threads:
-    tp__free(tp->fds_mem);
-fail_options:
     tp__free(tp);
     return err;
 }
@@ -140,8 +182,8 @@ int tpoll_destroy(struct tpoll *tp)
     if (self != NULL)
         tpoll_thread_stop(tp);
     tp__svc_destroy(tp);
+    free_tables(tp);
     tp__free(tp->threads_mem);
-    tp__free(tp->fds_mem);
     tp__free(tp);
     return 0;
 }

@@ -19,7 +19,7 @@ static int alloc_queues(struct tp__thread *th)
     th->local = tp__calloc((size_t)th->qcap, sizeof(int));
     th->inbox = tp__calloc((size_t)th->qcap, sizeof(int));
     th->late = tp__calloc(TP_LATE_CAP, sizeof(*th->late));
-    if (th->local && th->inbox && th->late)
+    if (th->local && th->inbox && th->late && tp__svc_prepare(th) == 0)
         return 0;
     tp__thread_free_queues(th);
     return -ENOMEM;
@@ -38,14 +38,14 @@ void tp__thread_free_queues(struct tp__thread *th)
 }
 
 /* The per-thread init hook: queue every live fd this thread may poll.
- * Bounded by the highest fd ever inserted, not by the table size. */
+ * Bounded by the highest fd ever inserted in its group, not by the table
+ * size; the fds of other groups are in other tables. */
 static void mark_all_for(struct tp__thread *th)
 {
-    struct tpoll *tp = th->head.tp;
-    int fd, hwm = (int)tp_load(&tp->hwm);
+    int fd, hwm = (int)tp_load(&th->grp->hwm);
 
     for (fd = 0; fd < hwm; fd++) {
-        struct tp__fd *e = &tp->fds[fd];
+        struct tp__fd *e = &th->head.fds[fd];
 
         if ((tp_load(&e->state) & TP_ST_INUSE) &&
             (tp_load(&e->thread_mask) & th->bit))
@@ -61,11 +61,10 @@ static void mark_all_for(struct tp__thread *th)
  * the poller is closed and freed below us. */
 static void clear_thread_bits(struct tp__thread *th)
 {
-    struct tpoll *tp = th->head.tp;
-    int fd, hwm = (int)tp_load(&tp->hwm);
+    int fd, hwm = (int)tp_load(&th->grp->hwm);
 
     for (fd = 0; fd < hwm; fd++) {
-        struct tp__fd *e = &tp->fds[fd];
+        struct tp__fd *e = &th->head.fds[fd];
 
         if (!((tp_load(&e->polled_recv) | tp_load(&e->polled_send) |
                tp_load(&e->update_mask)) &
@@ -92,7 +91,7 @@ static void go_live(struct tp__thread *th)
     th->in_dispatch = 0;
     th->head.dbit = th->bit;
     tp__inbox_set_dead(th, 0);
-    tp_or(&th->head.tp->started, th->bit);
+    tp_or(&th->grp->started, th->bit);
     mark_all_for(th);
     tp__svc_live(th);
 }
@@ -119,7 +118,7 @@ void tp__thread_close(struct tp__thread *th)
     struct tpoll *tp = th->head.tp;
 
     tp__svc_close(th);
-    tp_and(&tp->started, ~th->bit);
+    tp_and(&th->grp->started, ~th->bit);
     tp__inbox_set_dead(th, 1);
     /* Its last quiescent point: records handed over before the inbox
      * closed name it, later ones count it out. */

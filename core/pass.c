@@ -309,14 +309,14 @@ static void process_queue(struct tp__thread *th)
  * load at a time. Entries still queued are among them. */
 static void apply_by_scan(struct tp__thread *th)
 {
-    struct tpoll *tp = th->head.tp;
-    int fd = 0, hwm = (int)tp_load(&tp->hwm);
+    struct tp__group *g = th->grp;
+    int fd = 0, hwm = (int)tp_load(&g->hwm);
 
     th->overflow = 0;
     th->nlocal = 0;
     while (fd < hwm) {
         for (; fd < hwm && th->nlocal < th->qcap; fd++)
-            if (tp_load_relaxed(&tp->fds[fd].update_mask) & th->bit)
+            if (tp_load_relaxed(&g->fds[fd].update_mask) & th->bit)
                 th->local[th->nlocal++] = fd;
         process_queue(th);
     }

@@ -111,11 +111,12 @@ static void mark_remote(struct tp__thread *th, int fd)
     tp__inbox_unlock(th);
 }
 
-static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self,
-                                  int fd, tpoll_mask_t who)
+static TP_NOINLINE void mark_each(struct tp__group *g, int fd, tpoll_mask_t who)
 {
+    struct tp__thread *self = tp__self(g->tp);
+
     while (who) {
-        struct tp__thread *th = &tp->threads[tp__ctz(who)];
+        struct tp__thread *th = &g->threads[tp__ctz(who)];
 
         who &= who - 1;
         if (self != NULL && th == self)
@@ -125,17 +126,17 @@ static TP_NOINLINE void mark_each(struct tpoll *tp, struct tp__thread *self,
     }
 }
 
-void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who)
+void tp__mark(struct tp__group *g, int fd, tpoll_mask_t who)
 {
-    struct tp__thread *self = tp__self(tp);
+    struct tp__thread *self = tp__self_in(g);
 
-    who &= tp_load(&tp->started);
+    who &= tp_load(&g->started);
     /* The common case, a thread changing its own fd, without the loop's
-     * call frame. */
-    if (self != NULL && who == self->bit)
+     * call frame (nor the binding lookup's). */
+    if (TP_LIKELY(self != NULL && who == self->bit))
         tp__mark_self(self, fd);
     else
-        mark_each(tp, self, fd, who);
+        mark_each(g, fd, who);
 }
 
 void tp__drain_inbox(struct tp__thread *th)

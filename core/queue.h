@@ -20,8 +20,8 @@ void tp__inbox_unlock(struct tp__thread *th);
  * wake fd only under it). Returns the wake word before. */
 AO_t tp__notify_locked(struct tp__thread *th, AO_t bits);
 
-/* Queue fd for re-evaluation on each started thread of `who`. */
-void tp__mark(struct tpoll *tp, int fd, tpoll_mask_t who);
+/* Queue fd for re-evaluation on each started thread of `who` (of g). */
+void tp__mark(struct tp__group *g, int fd, tpoll_mask_t who);
 /* Queue fd on th itself (the calling thread). */
 void tp__mark_self(struct tp__thread *th, int fd);
 

@@ -103,7 +103,7 @@ static void unlink_rel(struct tpoll *tp, struct tp__rel *r)
  * waited for either (it may be blocked on a lock the caller holds): it
  * makes the removal before it polls again.
  */
-static int hand_over(struct tpoll *tp, struct tp__rel *r, struct tp__thread *th)
+static int hand_over(struct tp__rel *r, struct tp__thread *th)
 {
     int needed = 0;
     AO_t old;
@@ -113,7 +113,7 @@ static int hand_over(struct tpoll *tp, struct tp__rel *r, struct tp__thread *th)
         tp_store_relaxed(&th->head.owed, 1);
         old = tp__notify_locked(th, TP_W_OWED);
         needed = ((r->running & th->bit) &&
-                  (tp_load(&tp->fds[r->fd].running_mask) & th->bit)) ||
+                  (tp_load(&r->grp->fds[r->fd].running_mask) & th->bit)) ||
                  ((r->holders & th->bit) && (old & TP_W_SLEEPING));
     }
     tp__inbox_unlock(th);
@@ -135,9 +135,9 @@ void tp__rel_submit(struct tpoll *tp, struct tp__rel *r)
     r->next = tp->graves;
     tp->graves = r;
     for (left = r->waiting; left; left &= left - 1) {
-        struct tp__thread *th = &tp->threads[tp__ctz(left)];
+        struct tp__thread *th = &r->grp->threads[tp__ctz(left)];
 
-        if (!hand_over(tp, r, th))
+        if (!hand_over(r, th))
             r->waiting &= ~th->bit;
     }
     done = r->waiting == 0;
@@ -148,17 +148,17 @@ void tp__rel_submit(struct tpoll *tp, struct tp__rel *r)
         finish(tp, r);
 }
 
-void tp__rel_wait(struct tpoll *tp, int fd, tpoll_mask_t running,
+void tp__rel_wait(struct tp__group *g, int fd, tpoll_mask_t running,
                   tpoll_mask_t holders)
 {
     struct tp__waiter w = {.done = 0};
-    struct tp__rel r = {.waiter = &w, .fd = fd};
+    struct tp__rel r = {.waiter = &w, .fd = fd, .grp = g};
 
     r.running = running;
     r.holders = holders;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    tp__rel_submit(tp, &r);
+    tp__rel_submit(g->tp, &r);
     pthread_mutex_lock(&w.mu);
     while (!w.done)
         pthread_cond_wait(&w.cv, &w.mu);
@@ -186,7 +186,7 @@ void tp__quiesce(struct tp__thread *th)
     graves_lock(tp);
     for (r = tp->graves; r != NULL; r = next) {
         next = r->next;
-        if (!(r->waiting & th->bit))
+        if (r->grp != th->grp || !(r->waiting & th->bit))
             continue;
         r->waiting &= ~th->bit;
         if (r->waiting == 0) {

@@ -23,6 +23,7 @@ struct tp__waiter {
 
 struct tp__rel {
     struct tp__rel *next;
+    struct tp__group *grp; /* the group the masks below name threads of */
     tpoll_mask_t waiting; /* threads yet to pass a quiescent point */
     tpoll_mask_t running; /* of them: those inside fd's callback */
     tpoll_mask_t holders; /* of them: those asleep in a poll that may hold fd */
@@ -48,10 +49,10 @@ void tp__rel_free(struct tp__rel *r);
  */
 void tp__rel_submit(struct tpoll *tp, struct tp__rel *r);
 
-/* Block until the threads of `running` and `holders` (as above) for fd
+/* Block until the threads of `running` and `holders` (as above, of g) for fd
  * passed a quiescent point. Only from outside every callback: the threads
  * waited for may be waiting for us. */
-void tp__rel_wait(struct tpoll *tp, int fd, tpoll_mask_t running,
+void tp__rel_wait(struct tp__group *g, int fd, tpoll_mask_t running,
                   tpoll_mask_t holders);
 
 /* th passed a quiescent point: outside its poll and its callbacks. */

@@ -27,12 +27,23 @@ int tp__svc_create(struct tpoll *tp)
     for (i = 0; i < n; i++) {
         tp->threads[i].svc = &svc[i];
         tp_store(&tp->threads[i].gate, TP_G_CLOSED);
-        tp__wheel_init(&svc[i].wheel);
-        if (tp__call_alloc(&svc[i]) != 0) {
-            free_all(tp, raw, i + 1);
-            return -ENOMEM;
-        }
     }
+    return 0;
+}
+
+/* The wheel and the call rings are made at a thread id's first start,
+ * not with the instance: an instance of 4096 thread ids of which a few
+ * hundred run then costs memory for those only (what is never written of
+ * the array stays untouched pages). Nothing reads them before: timers and
+ * calls of a thread id that is not live are refused. */
+int tp__svc_prepare(struct tp__thread *th)
+{
+    struct tp__svc *s = th->svc;
+
+    if (s->ring == NULL && tp__call_alloc(s) != 0)
+        return -ENOMEM;
+    if (s->wheel.epoch == 0)
+        tp__wheel_init(&s->wheel);
     return 0;
 }
 
@@ -85,7 +96,7 @@ void tp__svc_fork(struct tpoll *tp, struct tp__thread *self)
         struct tp__thread *th = &tp->threads[i];
 
         tp__call_forget(th->svc);
-        if (th != self)
+        if (th != self && th->svc->wheel.epoch != 0)
             tp__wheel_init(&th->svc->wheel);
     }
     tp__signal_after_fork(tp);

@@ -162,6 +162,8 @@ void tp__signal_forget(struct tpoll *tp);
 
 /* tpoll_create: every thread id's services, gates closed. 0 or -ENOMEM. */
 int tp__svc_create(struct tpoll *tp);
+/* Before th's first start: -ENOMEM, or 0. */
+int tp__svc_prepare(struct tp__thread *th);
 /* tpoll_destroy: signal watches end, the memory goes. */
 void tp__svc_destroy(struct tpoll *tp);
 /* The thread is live (started, or renewed after fork): it takes calls,

@@ -6,16 +6,18 @@
 
 /* The owner is read between two reads of the state: an fd deleted or
  * inserted again meanwhile (its generation moved) is skipped. */
-int tpoll_fd_visit(struct tpoll *tp, tpoll_mask_t mask, tpoll_visit_fn fn,
-                   void *arg)
+int tpoll_fd_visit_group(struct tpoll *tp, int group, tpoll_mask_t mask,
+                         tpoll_visit_fn fn, void *arg)
 {
+    struct tp__group *g;
     int fd, hwm, r;
 
-    if (tp == NULL || fn == NULL)
+    if (tp == NULL || fn == NULL || group < 0 || group >= tp->ngroups)
         return -EINVAL;
-    hwm = (int)tp_load(&tp->hwm);
+    g = &tp->group[group];
+    hwm = (int)tp_load(&g->hwm);
     for (fd = 0; fd < hwm; fd++) {
-        struct tp__fd *e = &tp->fds[fd];
+        struct tp__fd *e = &g->fds[fd];
         AO_t st = tp_load(&e->state), owner, m;
 
         if (!(st & TP_ST_INUSE))
@@ -29,4 +31,10 @@ int tpoll_fd_visit(struct tpoll *tp, tpoll_mask_t mask, tpoll_visit_fn fn,
             return r;
     }
     return 0;
+}
+
+int tpoll_fd_visit(struct tpoll *tp, tpoll_mask_t mask, tpoll_visit_fn fn,
+                   void *arg)
+{
+    return tpoll_fd_visit_group(tp, 0, mask, fn, arg);
 }

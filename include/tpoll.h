@@ -4,11 +4,12 @@
  * select, for multi-threaded event-driven programs.
  *
  * Model in one paragraph: an instance (struct tpoll) owns one shared table of
- * file descriptors. Each of up to TPOLL_MAX_THREADS threads binds itself to a
- * thread id with tpoll_thread_start() and then calls tpoll_wait() in a loop;
- * every bound thread has its own kernel poller. An fd is inserted with a
- * callback, an owner pointer and a thread mask naming the threads allowed to
- * poll it and run its callback. Interest is level-triggered and changed with
+ * file descriptors (one per thread group, below). Each of up to
+ * TPOLL_MAX_THREAD_IDS threads binds itself to a thread id with
+ * tpoll_thread_start() and then calls tpoll_wait() in a loop; every bound
+ * thread has its own kernel poller. An fd is inserted with a callback, an
+ * owner pointer and a thread mask naming the threads allowed to poll it and
+ * run its callback. Interest is level-triggered and changed with
  * tpoll_want_recv()/tpoll_stop_recv()/tpoll_want_send()/tpoll_stop_send().
  * Changes are recorded, not pushed to the kernel at once: each concerned
  * thread applies them in one batch before it next polls, so a stop followed
@@ -48,7 +49,23 @@ struct tpoll;
  */
 typedef unsigned long tpoll_mask_t;
 #define TPOLL_MAX_THREADS ((int)(sizeof(tpoll_mask_t) * CHAR_BIT))
-#define TPOLL_THREAD(tid) ((tpoll_mask_t)1 << (tid))
+
+/*
+ * Thread groups, for more thread ids than a mask has bits: thread ids
+ * 0..TPOLL_MAX_THREADS-1 are group 0, the next TPOLL_MAX_THREADS group 1,
+ * and so on, up to TPOLL_MAX_THREAD_IDS ids in all. An fd belongs to one
+ * group, and its thread mask names threads of that group: bit N of the
+ * mask is thread id TPOLL_TID(group, N). tpoll_fd_insert puts fds in
+ * group 0, so a program with at most TPOLL_MAX_THREADS threads never sees
+ * a group. An fd moves to another group by a delete and an insert
+ * (docs/guide.md, "Thread groups").
+ */
+#define TPOLL_MAX_THREAD_IDS 4096
+/* The group of thread id tid, and its bit in a mask of that group. */
+#define TPOLL_GROUP(tid) ((tid) / TPOLL_MAX_THREADS)
+#define TPOLL_THREAD(tid) ((tpoll_mask_t)1 << ((tid) % TPOLL_MAX_THREADS))
+/* Thread id of bit n (0..TPOLL_MAX_THREADS-1) of group g. */
+#define TPOLL_TID(g, n) ((g)*TPOLL_MAX_THREADS + (n))
 
 /* Event bits passed to callbacks. */
 #define TPOLL_RECV 0x1u /* readable, or read would report EOF/error */
@@ -82,9 +99,12 @@ struct tpoll_options {
      * one is -EMFILE). 0 means the hard RLIMIT_NOFILE, capped at
      * TPOLL_DEFAULT_MAX_FDS_CAP, so that raising the soft limit after
      * tpoll_create is covered; untouched slots cost address space, not
-     * memory. Must not exceed the hard RLIMIT_NOFILE. */
+     * memory (a cache line per slot and per thread group: set it on a
+     * 32-bit system with many groups). Must not exceed the hard
+     * RLIMIT_NOFILE. */
     int max_fds;
-    /* Number of thread ids, 1..TPOLL_MAX_THREADS. 0 means 1. */
+    /* Number of thread ids, 1..TPOLL_MAX_THREAD_IDS. 0 means 1. More
+     * than TPOLL_MAX_THREADS makes thread groups (above). */
     int threads;
     /* Backend name ("epoll", "kqueue", "port", "poll", "select"). NULL
      * means the TPOLL_BACKEND environment variable if set, else the
@@ -125,10 +145,11 @@ TPOLL_API int tpoll_create(struct tpoll **out,
 TPOLL_API int tpoll_destroy(struct tpoll *tp);
 
 /* Binds the calling thread to thread id `tid` and creates its kernel
- * poller; every inserted fd whose mask names `tid` is then registered by
- * the first tpoll_wait(). -EINVAL bad tid, -EBUSY tid taken or caller
- * already bound to this instance, -EMLINK caller already bound to 8
- * instances, -EMFILE/-ENOMEM/... poller creation. */
+ * poller; every fd inserted in tid's group whose mask names it
+ * (TPOLL_THREAD(tid)) is then registered by the first tpoll_wait().
+ * -EINVAL bad tid, -EBUSY tid taken or caller already bound to this
+ * instance, -EMLINK caller already bound to 8 instances,
+ * -EMFILE/-ENOMEM/... poller creation. */
 TPOLL_API int tpoll_thread_start(struct tpoll *tp, int tid);
 
 /* Unbinds the calling thread and closes its poller. -EPERM if unbound,
@@ -152,19 +173,37 @@ TPOLL_API int tpoll_wait(struct tpoll *tp, int timeout_ms);
  * has no wait to end: nothing happens. -EINVAL bad tid. */
 TPOLL_API int tpoll_wake(struct tpoll *tp, int tid);
 
-/* Inserts fd with no interest yet. thread_mask must be non-empty and only
- * name thread ids below the instance's thread count. Callable from any
- * thread. Makes no system call, so it does not look at the file: an fd
- * no backend can poll (not open, a regular file, a directory) is refused
- * at its first registration instead, on every backend alike: its callback
+/* Inserts fd, in thread group 0, with no interest yet. thread_mask must be
+ * non-empty and only name thread ids below the instance's thread count.
+ * Callable from any thread. Makes no system call, so it does not look at
+ * the file: an fd no backend can poll (not open, a regular file, a
+ * directory) is refused at its first registration instead, on every
+ * backend alike: its callback
  * gets TPOLL_ERR with the wanted directions each time a thread tries to
  * register it (after an interest change, a migration, a thread start, a
- * fork), never readiness. -EBADF fd negative, -EMFILE fd >= max_fds (create the
- * instance with a larger max_fds), -EEXIST already inserted, -EINVAL bad
- * mask or NULL cb, -ERANGE the backend cannot take this fd number
- * whatever max_fds (select: fd >= FD_SETSIZE; use another backend). */
+ * fork), never readiness. -EBADF fd negative, -EMFILE fd >= max_fds
+ * (create the instance with a larger max_fds), -EEXIST already inserted
+ * (in any group), -EINVAL bad mask or NULL cb, -ERANGE the backend cannot
+ * take this fd number whatever max_fds (select: fd >= FD_SETSIZE; use
+ * another backend). */
 TPOLL_API int tpoll_fd_insert(struct tpoll *tp, int fd, tpoll_cb cb,
                               void *owner, tpoll_mask_t thread_mask);
+
+/*
+ * tpoll_fd_insert_flags() into thread group `group`: thread_mask names
+ * threads of that group (bit N: thread id TPOLL_TID(group, N)). Group 0
+ * is tpoll_fd_insert_flags(). The number is the fd's in one group at a
+ * time: -EEXIST while it is inserted in any group. -EINVAL group out of
+ * range (0 .. TPOLL_GROUP(threads - 1)), or a mask naming a thread id
+ * at or beyond the instance's thread count; otherwise as
+ * tpoll_fd_insert_flags().
+ */
+TPOLL_API int tpoll_fd_insert_group(struct tpoll *tp, int fd, tpoll_cb cb,
+                                    void *owner, int group,
+                                    tpoll_mask_t thread_mask, unsigned flags);
+
+/* The group fd was inserted in, or -EBADF/-EMFILE/-ENOENT. */
+TPOLL_API int tpoll_fd_group(const struct tpoll *tp, int fd);
 
 /* Flags for tpoll_fd_insert_flags(). */
 /* For an fd shared by several threads (a listening socket): wake one
@@ -276,7 +315,8 @@ TPOLL_API int tpoll_fd_close(struct tpoll *tp, int fd,
                              tpoll_release_cb release);
 
 /*
- * Moves fd to another set of threads (migration). Once it returns, no
+ * Moves fd to another set of threads of its group (migration; across
+ * groups: delete and insert). Once it returns, no
  * callback for fd starts on a thread that left the mask; threads leaving
  * stop polling it before their next poll, threads joining start. Called
  * outside every callback, it waits (sleeping) for a callback of fd still
@@ -469,14 +509,19 @@ TPOLL_API int tpoll_run(struct tpoll *tp);
  * preserved). -EINVAL NULL or bad tid; -ESRCH nobody bound to tid. */
 TPOLL_API int tpoll_stop(struct tpoll *tp, int tid);
 
-/* Calls fn(tp, fd, owner, arg) for each inserted fd whose thread mask
- * meets `mask`, in fd order, until fn returns non-zero (then returns
+/* Calls fn(tp, fd, owner, arg) for each fd inserted in group 0 whose thread
+ * mask meets `mask`, in fd order, until fn returns non-zero (then returns
  * that). fn may delete the fd. An fd inserted or deleted during the visit
  * may or may not be seen. Any thread. -EINVAL NULL tp or fn. */
 typedef int (*tpoll_visit_fn)(struct tpoll *tp, int fd, void *owner,
                               void *arg);
 TPOLL_API int tpoll_fd_visit(struct tpoll *tp, tpoll_mask_t mask,
                              tpoll_visit_fn fn, void *arg);
+/* tpoll_fd_visit for the fds of thread group `group` (tpoll_fd_visit is
+ * group 0). -EINVAL group out of range too. */
+TPOLL_API int tpoll_fd_visit_group(struct tpoll *tp, int group,
+                                   tpoll_mask_t mask, tpoll_visit_fn fn,
+                                   void *arg);
 
 /* Library version as TPOLL_VERSION_NUMBER / string, of the linked library. */
 TPOLL_API unsigned tpoll_version(void);

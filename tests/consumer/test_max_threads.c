@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The thread-count limit is the width of a thread mask, an unsigned long:
+ * A thread mask is an unsigned long, one bit per thread of a group:
  * 64 on LP64, 32 on ILP32 (i386, armhf). An instance with that many
- * threads works up to the top bit; one more thread is refused.
+ * threads works up to the top bit; more thread ids than
+ * TPOLL_MAX_THREAD_IDS are refused.
  */
 #include <errno.h>
 #include <limits.h>
@@ -62,7 +63,7 @@ static void test_one_more_refused(void **state)
 
     (void)state;
     tpoll_options_init(&o);
-    o.threads = TPOLL_MAX_THREADS + 1;
+    o.threads = TPOLL_MAX_THREAD_IDS + 1;
     o.max_fds = 64;
     assert_int_equal(tpoll_create(&tp, &o), -EINVAL);
     assert_null(tp);

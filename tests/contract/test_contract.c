@@ -232,7 +232,7 @@ static void test_create_bad_options(void **state)
     assert_int_equal(tpoll_create(NULL, &o), -EINVAL);
     o.threads = -1;
     assert_int_equal(try_create(&o), -EINVAL);
-    o.threads = TPOLL_MAX_THREADS + 1;
+    o.threads = TPOLL_MAX_THREAD_IDS + 1;
     assert_int_equal(try_create(&o), -EINVAL);
     o = opts_for_backend();
     o.batch = -1;

@@ -309,7 +309,7 @@ static void test_create_errors(void **state)
     (void)missing;
 
     assert_int_equal(create_with(NULL, -1, MAX_FDS, 0), -EINVAL);
-    assert_int_equal(create_with(NULL, TPOLL_MAX_THREADS + 1, MAX_FDS, 0),
+    assert_int_equal(create_with(NULL, TPOLL_MAX_THREAD_IDS + 1, MAX_FDS, 0),
                      -EINVAL);
     assert_int_equal(create_with(NULL, 1, -1, 0), -EINVAL);
     assert_int_equal(create_with(NULL, 1, MAX_FDS, -1), -EINVAL);

@@ -189,7 +189,7 @@ static void test_settled_changes_do_not_overflow(void **state)
     if (!is_select() && strcmp(tu_backend(), "poll") != 0)
         assert_true(after.ctl_calls - before.ctl_calls == (uint64_t)stopped);
     for (i = 0; i < m.n; i++)
-        assert_int_equal(tp_load(&tp->fds[m.sv[i][0]].update_mask), 0);
+        assert_int_equal(tp_load(&tp->group[0].fds[m.sv[i][0]].update_mask), 0);
     /* Still level-triggered where interest remains, silent elsewhere. */
     for (i = 0; i < m.n; i++)
         tu_write_byte(m.sv[i][1]);

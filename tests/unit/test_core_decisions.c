@@ -201,7 +201,7 @@ static struct tpoll *fake_create(int threads, const struct tpoll_backend *be)
 
 static struct tp__fd *entry(struct tpoll *tp, int fd)
 {
-    return &tp->fds[fd];
+    return &tp->group[0].fds[fd];
 }
 
 static unsigned polled(struct tpoll *tp, int fd, int tid)
@@ -359,7 +359,7 @@ static void test_decision_matrix(void **state)
                                  0);
                 set_interest(tp, p[0], (unsigned)interest);
                 force_polled(tp, p[0], 0, (unsigned)have);
-                tp__mark(tp, p[0], TPOLL_THREAD(0));
+                tp__mark(&tp->group[0], p[0], TPOLL_THREAD(0));
                 log_reset();
                 assert_true(tpoll_wait(tp, 0) >= 0);
                 if (want == (unsigned)have) {
@@ -664,9 +664,9 @@ static void test_init_hook(void **state)
     assert_int_equal(tpoll_fd_insert(tp, gone[0], nop_cb, NULL, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, gone[0]), 0);
     assert_int_equal(tpoll_fd_delete(tp, gone[0]), 0);
-    assert_int_equal((int)tp_load(&tp->hwm), gone[0] + 1);
+    assert_int_equal((int)tp_load(&tp->group[0].hwm), gone[0] + 1);
 
-    planted = (int)tp_load(&tp->hwm) + 3;
+    planted = (int)tp_load(&tp->group[0].hwm) + 3;
     assert_true(planted < tp->max_fds);
     pe = entry(tp, planted);
     tp_store(&pe->thread_mask, 1);

@@ -150,7 +150,7 @@ static struct tpoll *create(int threads, int batch)
 
 static uint32_t gen_of(struct tpoll *tp, int fd)
 {
-    return TP_GEN(tp_load(&tp->fds[fd].state));
+    return TP_GEN(tp_load(&tp->group[0].fds[fd].state));
 }
 
 static void set_interest(struct tpoll *tp, int fd, unsigned want)
@@ -318,7 +318,7 @@ static void test_failing_change_in_batch(void **state)
     assert_int_equal(rc.events, TPOLL_RECV);
     assert_int_equal(rb.calls, 1);
     assert_true(rb.events & TPOLL_ERR);
-    assert_int_equal(tp_load(&tp->fds[b[0]].polled_recv), 0);
+    assert_int_equal(tp_load(&tp->group[0].fds[b[0]].polled_recv), 0);
     assert_int_equal(tpoll_fd_delete(tp, b[0]), 0);
     assert_int_equal(tpoll_fd_delete(tp, a[0]), 0);
     assert_int_equal(tpoll_fd_delete(tp, c[0]), 0);
@@ -490,14 +490,14 @@ static void test_refused_delete_is_retried(void **state)
     assert_int_equal(tpoll_stop_recv(tp, sv[0]), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     assert_int_equal(fail_next_delete, 0);
-    assert_true(tp_load(&tp->fds[sv[0]].polled_recv) & 1);
+    assert_true(tp_load(&tp->group[0].fds[sv[0]].polled_recv) & 1);
     /* The next pass tries again, and the kernel agrees this time. */
     assert_int_equal(tpoll_wait(tp, 0), 0);
     record(0);
     assert_int_equal(ncalls, 2);
     assert_int_equal(calls[1].nchanges, 1);
     assert_int_equal(calls[1].ch[0].flags, EV_DELETE | RECEIPT);
-    assert_int_equal(tp_load(&tp->fds[sv[0]].polled_recv), 0);
+    assert_int_equal(tp_load(&tp->group[0].fds[sv[0]].polled_recv), 0);
     tu_write_byte(sv[1]);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     assert_int_equal(r.calls, 0);
@@ -617,7 +617,7 @@ static void test_batch_failing_as_a_whole(void **state)
     assert_int_equal(fail_whole_after, 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(r[i].events, TPOLL_RECV);
-        assert_true(tp_load(&tp->fds[sv[i][0]].polled_recv) & 1);
+        assert_true(tp_load(&tp->group[0].fds[sv[i][0]].polled_recv) & 1);
         tu_drain(sv[i][0]);
     }
     assert_int_equal(tpoll_stop_recv(tp, sv[0][0]), 0);

@@ -310,7 +310,7 @@ struct seen {
 static void seen_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
 {
     struct seen *s = owner;
-    struct tp__fd *e = &tp->fds[fd];
+    struct tp__fd *e = &tp->group[0].fds[fd];
 
     (void)events;
     s->calls++;
@@ -406,7 +406,7 @@ static void test_delete_from_other_thread(void **state)
     assert_int_equal(tpoll_fd_insert(tp, sv[0], seen_cb, &s, 1), 0);
     assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
     /* Registered once the loop's update pass has recorded it. */
-    while (!(tp_load(&tp->fds[sv[0]].polled_recv) & 1))
+    while (!(tp_load(&tp->group[0].fds[sv[0]].polled_recv) & 1))
         sched_yield();
     assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
     c = last(OP_DISSOC);
