@@ -256,17 +256,41 @@ void tp__call_forget(struct tp__svc *s)
     tp_store(&s->mail, 0);
 }
 
-int tp__call_alloc(struct tp__svc *s)
+void tp__call_init(struct tp__svc *s)
 {
-    s->cap = s->spare_cap = TP_CALL_RING;
-    s->ring = tp__calloc(TP_CALL_RING, sizeof(*s->ring));
-    s->spare = tp__calloc(TP_CALL_RING, sizeof(*s->spare));
     s->xtail = &s->xhead;
     s->xgen = 1;
-    if (s->ring != NULL && s->spare != NULL)
-        return 0;
+}
+
+/* At a thread id's first start, when its rings are missing. A fork can
+ * come anywhere in here (another thread starting): the child then finds
+ * the rings missing, or one of them, or their sizes, and makes them
+ * again (freeing the half, which only it can reach). The request queue's
+ * epoch is not touched: a child's copy of a queued timer must stay stale
+ * (tp__call_forget moved the epoch on). */
+int tp__call_alloc(struct tp__svc *s, int tid)
+{
+    struct tp__call *ring = tp__calloc(TP_CALL_RING, sizeof(*ring));
+    struct tp__call *spare = tp__calloc(TP_CALL_RING, sizeof(*spare));
+
+    (void)tid; /* for the test hook only */
+    TP_HOOK(TP_HOOK_CALL_RINGS_MADE, tid);
+    if (ring == NULL || spare == NULL) {
+        tp__free(ring);
+        tp__free(spare);
+        return -ENOMEM;
+    }
     tp__call_free(s);
-    return -ENOMEM;
+    s->ring = ring;
+    s->spare = spare;
+    s->cap = s->spare_cap = TP_CALL_RING;
+    return 0;
+}
+
+int tp__call_ready(const struct tp__svc *s)
+{
+    return s->ring != NULL && s->spare != NULL && s->cap != 0 &&
+           s->spare_cap != 0;
 }
 
 void tp__call_free(struct tp__svc *s)

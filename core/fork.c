@@ -48,6 +48,38 @@ static void reset_table(struct tp__group *g)
     }
 }
 
+/*
+ * Group 0's entry of a number is its lock in every group, and tp->away
+ * says which other group the number is in: a vanished thread may have
+ * held that lock for a number above group 0's highest, or stopped between
+ * the two writes of an insert or a delete in another group. The child
+ * trusts the entries: the number is in the group whose entry is in use
+ * (an insert that had published its entry is done, a delete that had
+ * cleared it is done).
+ */
+static void reset_numbers(struct tpoll *tp)
+{
+    int g, fd, top = 0;
+
+    for (g = 0; g < tp->ngroups; g++)
+        if ((int)tp_load(&tp->group[g].hwm) > top)
+            top = (int)tp_load(&tp->group[g].hwm);
+    for (fd = (int)tp_load(&tp->group[0].hwm); fd < top; fd++)
+        tp_and(&tp->group[0].fds[fd].state, ~(AO_t)TP_ST_LOCK);
+    if (tp->away == NULL)
+        return;
+    for (fd = 0; fd < top; fd++)
+        tp_store(&tp->away[fd], 0);
+    for (g = 1; g < tp->ngroups; g++) {
+        struct tp__group *grp = &tp->group[g];
+        int hwm = (int)tp_load(&grp->hwm);
+
+        for (fd = 0; fd < hwm; fd++)
+            if (tp_load(&grp->fds[fd].state) & TP_ST_INUSE)
+                tp_store(&tp->away[fd], (AO_t)g);
+    }
+}
+
 int tpoll_after_fork(struct tpoll *tp)
 {
     struct tp__thread *self;
@@ -71,6 +103,7 @@ int tpoll_after_fork(struct tpoll *tp)
     }
     for (i = 0; i < tp->ngroups; i++)
         reset_table(&tp->group[i]);
+    reset_numbers(tp);
     tp__rel_forget_all(tp);
     if (self == NULL)
         return 0;

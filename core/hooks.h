@@ -42,6 +42,8 @@ enum tp__hook_point {
     TP_HOOK_EDGE_REMEMBER,       /* edge-triggered event: state read, an
                                     unwanted direction to remember next;
                                     arg: fd */
+    TP_HOOK_CALL_RINGS_MADE,     /* thread_start: a thread id's call rings
+                                    allocated, not yet in place; arg: tid */
     TP_HOOK_COUNT
 };
 

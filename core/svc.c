@@ -27,6 +27,7 @@ int tp__svc_create(struct tpoll *tp)
     for (i = 0; i < n; i++) {
         tp->threads[i].svc = &svc[i];
         tp_store(&tp->threads[i].gate, TP_G_CLOSED);
+        tp__call_init(&svc[i]);
     }
     return 0;
 }
@@ -40,7 +41,7 @@ int tp__svc_prepare(struct tp__thread *th)
 {
     struct tp__svc *s = th->svc;
 
-    if (s->ring == NULL && tp__call_alloc(s) != 0)
+    if (!tp__call_ready(s) && tp__call_alloc(s, th->tid) != 0)
         return -ENOMEM;
     if (s->wheel.epoch == 0)
         tp__wheel_init(&s->wheel);

@@ -132,7 +132,11 @@ void tp__call_open(struct tp__thread *th);
 /* In a forked child: nothing queued survives (the parent runs it). */
 void tp__call_forget(struct tp__svc *s);
 /* The rings, made with the instance and freed with it. */
-int tp__call_alloc(struct tp__svc *s);
+int tp__call_alloc(struct tp__svc *s, int tid);
+/* The rings are whole (they are made at a thread id's first start). */
+int tp__call_ready(const struct tp__svc *s);
+/* A new queue's request list, with the instance. */
+void tp__call_init(struct tp__svc *s);
 void tp__call_free(struct tp__svc *s);
 
 /* ---- timer.c ---- */

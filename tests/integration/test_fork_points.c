@@ -42,6 +42,31 @@ static void reap_ok(pid_t pid)
     assert_int_equal(WEXITSTATUS(status), CHILD_OK);
 }
 
+static void count_call(struct tpoll *tp, void *arg)
+{
+    (void)tp;
+    ++*(int *)arg;
+}
+
+/* In the child: a call posted to the thread's own id runs at its wait. */
+static int child_calls(struct tpoll *tp, int tid, int n)
+{
+    static int ran;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
+
+    if (n == 1)
+        ran = 0;
+    if (tpoll_call(tp, tid, count_call, &ran) != 0)
+        return CHILD_USE;
+    while (ran < n) {
+        if (tpoll_wait(tp, 100) < 0)
+            return CHILD_USE;
+        if (tu_now_ms() > end)
+            return CHILD_DEADLINE;
+    }
+    return CHILD_OK;
+}
+
 /* In the child: the instance works. The thread the child kept (if any)
  * is stopped, thread id `tid` (whatever it was in the parent) started, an
  * fd inserted, made ready, dispatched and deleted, and the id stopped. */
@@ -56,7 +81,8 @@ static int child_use(struct tpoll *tp, int tid)
     if (tpoll_thread_start(tp, tid) != 0)
         return CHILD_START;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0 ||
-        tpoll_fd_insert(tp, sv[0], tu_rec_cb, &r, TPOLL_THREAD(tid)) != 0 ||
+        tpoll_fd_insert_group(tp, sv[0], tu_rec_cb, &r, TPOLL_GROUP(tid),
+                              TPOLL_THREAD(tid), 0) != 0 ||
         tpoll_want_recv(tp, sv[0]) != 0 || write(sv[1], "x", 1) != 1)
         return CHILD_USE;
     while (r.calls == 0) {
@@ -69,6 +95,11 @@ static int child_use(struct tpoll *tp, int tid)
         return CHILD_USE;
     close(sv[0]);
     close(sv[1]);
+    /* Two calls: the second goes into the ring the first one's take
+     * swapped in (the spare). */
+    if (child_calls(tp, tid, 1) != CHILD_OK ||
+        child_calls(tp, tid, 2) != CHILD_OK)
+        return CHILD_USE;
     return tpoll_thread_stop(tp) != 0 ? CHILD_STOP : CHILD_OK;
 }
 
@@ -271,6 +302,90 @@ static void test_fork_while_deleting(void **state)
     close(sv[0]);
     close(sv[1]);
     tu_destroy(tp);
+}
+
+/*
+ * Thread groups: group 0's entry of a number is its lock in every group,
+ * and a side table says which other group holds the number. Fork while a
+ * thread deletes fd X of group 1, parked at `point` (both locks held):
+ * the child must find X free (the delete had cleared the entry) and
+ * usable in any group. high0: group 0 has an fd above X (its highest
+ * number covers X), else X is above every number group 0 ever had.
+ */
+static void fork_deleting_in_group(enum tp__hook_point point, int high0)
+{
+    struct tpoll *tp = tu_create(2 * TPOLL_MAX_THREADS, 0);
+    int sv[2], hi[2] = {-1, -1};
+    struct deleter d;
+    struct tu_trap *t;
+    pthread_t dt;
+    pid_t pid;
+
+    tu_socketpair(sv);
+    if (high0) {
+        tu_socketpair(hi);
+        assert_true(hi[1] > sv[0]);
+        assert_int_equal(tpoll_fd_insert(tp, hi[1], tu_noop_cb, NULL, 1), 0);
+    }
+    assert_int_equal(
+        tpoll_fd_insert_group(tp, sv[0], tu_noop_cb, NULL, 1, 1, 0), 0);
+    d.tp = tp;
+    d.fd = sv[0];
+    t = tu_trap_arm(point, sv[0]);
+    assert_int_equal(pthread_create(&dt, NULL, delete_main, &d), 0);
+    assert_true(tu_trap_wait(t));
+    pid = tu_fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(TU_DEADLINE_MS / 1000); /* a lock left held: a hang */
+        if (tpoll_after_fork(tp) != 0)
+            _exit(CHILD_AFTER_FORK);
+        if (tpoll_fd_group(tp, sv[0]) != -ENOENT ||
+            tpoll_fd_insert_group(tp, sv[0], tu_noop_cb, NULL, 1, 2, 0) !=
+                0 ||
+            tpoll_fd_group(tp, sv[0]) != 1 ||
+            tpoll_fd_delete(tp, sv[0]) != 0 ||
+            tpoll_fd_insert(tp, sv[0], tu_noop_cb, NULL, 1) != 0 ||
+            tpoll_fd_group(tp, sv[0]) != 0 || tpoll_fd_delete(tp, sv[0]) != 0)
+            _exit(CHILD_USE);
+        _exit(child_use(tp, TPOLL_TID(1, 3)));
+    }
+    reap_ok(pid);
+    tu_trap_release(t);
+    assert_int_equal(pthread_join(dt, NULL), 0);
+    assert_int_equal(d.result, 0);
+    if (high0) {
+        assert_int_equal(tpoll_fd_delete(tp, hi[1]), 0);
+        close(hi[0]);
+        close(hi[1]);
+    }
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/* Group 0's lock of X was held above group 0's highest number: the
+ * child used to reset locks below it only, and hung on X's. */
+static void test_fork_while_deleting_in_group_lock_held(void **state)
+{
+    (void)state;
+    fork_deleting_in_group(TP_HOOK_DELETE_DONE, 0);
+}
+
+/* The entry cleared, the side table not yet: the child used to find X
+ * "inserted" (-EEXIST) and "not inserted" (-ENOENT) at once, for ever. */
+static void test_fork_while_deleting_in_group_half_written(void **state)
+{
+    (void)state;
+    fork_deleting_in_group(TP_HOOK_DELETE_UNREGISTERED, 1);
+}
+
+/* A thread id's first start makes its call rings; the child of a fork in
+ * between starts the id itself and posts calls to it (child_use). */
+static void test_fork_while_start_makes_call_rings(void **state)
+{
+    (void)state;
+    fork_inside_start(TP_HOOK_CALL_RINGS_MADE);
 }
 
 /*
@@ -548,6 +663,9 @@ int main(void)
         cmocka_unit_test(test_fork_while_stopping),
         cmocka_unit_test(test_fork_while_pass_holds_lock),
         cmocka_unit_test(test_fork_while_deleting),
+        cmocka_unit_test(test_fork_while_deleting_in_group_lock_held),
+        cmocka_unit_test(test_fork_while_deleting_in_group_half_written),
+        cmocka_unit_test(test_fork_while_start_makes_call_rings),
         cmocka_unit_test(test_fork_in_callback_keeps_parents_wakeup),
         cmocka_unit_test(test_after_fork_leaves_childs_own_fds),
         cmocka_unit_test(test_fork_while_release_pending),
