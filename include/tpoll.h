@@ -61,7 +61,11 @@ typedef unsigned long tpoll_mask_t;
  * (docs/guide.md, "Thread groups").
  */
 #define TPOLL_MAX_THREAD_IDS 4096
-/* The group of thread id tid, and its bit in a mask of that group. */
+/* The group of thread id tid, and its bit in a mask of that group. A
+ * mask names threads only with its group: TPOLL_THREAD(70) is bit 6,
+ * which tpoll_fd_insert (group 0) reads as thread id 6. For any tid:
+ * tpoll_fd_insert_group(tp, fd, cb, owner, TPOLL_GROUP(tid),
+ * TPOLL_THREAD(tid), 0). */
 #define TPOLL_GROUP(tid) ((tid) / TPOLL_MAX_THREADS)
 #define TPOLL_THREAD(tid) ((tpoll_mask_t)1 << ((tid) % TPOLL_MAX_THREADS))
 /* Thread id of bit n (0..TPOLL_MAX_THREADS-1) of group g. */

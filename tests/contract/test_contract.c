@@ -258,6 +258,13 @@ static void test_create_limits_ok(void **state)
     o.threads = TPOLL_MAX_THREADS;
     o.batch = 65536;
     assert_int_equal(try_create(&o), 0);
+    /* Every thread id: 4096 / TPOLL_MAX_THREADS groups, each with a table
+     * of its own (small here: a 32-bit process has no room for 128 of
+     * the default size). */
+    o = opts_for_backend();
+    o.threads = TPOLL_MAX_THREAD_IDS;
+    o.max_fds = 1024;
+    assert_int_equal(try_create(&o), 0);
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 65536) {
         o = opts_for_backend();
