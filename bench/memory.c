@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stats.h"
 #include "tpoll.h"
 
 static size_t heap_bytes(void)
@@ -95,13 +96,11 @@ static size_t instance_bytes(int max_fds, int threads)
 
 static long resident_kb(void)
 {
-    long pages = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
+    long kb = bench_resident_kb();
 
-    if (f == NULL || fscanf(f, "%ld %ld", &pages, &res) != 2)
+    if (kb < 0)
         die("statm");
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
+    return kb;
 }
 
 int main(int argc, char **argv)

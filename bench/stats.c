@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -28,4 +30,15 @@ double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+long bench_resident_kb(void)
+{
+    long pages = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    int ok = f != NULL && fscanf(f, "%ld %ld", &pages, &res) == 2;
+
+    if (f != NULL)
+        fclose(f);
+    return ok ? res * (sysconf(_SC_PAGESIZE) / 1024) : -1;
 }

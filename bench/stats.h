@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Clock and median shared by the benchmark programs. */
+/* Clock, median and resident memory shared by the benchmark programs. */
 #ifndef TPOLL_BENCH_STATS_H
 #define TPOLL_BENCH_STATS_H
 
@@ -11,5 +11,8 @@ double bench_now_s(void);
 
 /* Median of v[0..n-1]; sorts v. */
 double bench_median(double *v, int n);
+
+/* Resident memory of the process in KiB (/proc/self/statm), or -1. */
+long bench_resident_kb(void);
 
 #endif

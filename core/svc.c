@@ -27,7 +27,6 @@ int tp__svc_create(struct tpoll *tp)
     for (i = 0; i < n; i++) {
         tp->threads[i].svc = &svc[i];
         tp_store(&tp->threads[i].gate, TP_G_CLOSED);
-        tp__call_init(&svc[i]);
     }
     return 0;
 }
@@ -35,14 +34,17 @@ int tp__svc_create(struct tpoll *tp)
 /* The wheel and the call rings are made at a thread id's first start,
  * not with the instance: an instance of 4096 thread ids of which a few
  * hundred run then costs memory for those only (what is never written of
- * the array stays untouched pages). Nothing reads them before: timers and
- * calls of a thread id that is not live are refused. */
+ * the array stays untouched pages: nothing writes a thread id's part of
+ * it before). Nothing reads them before either: timers and calls of a
+ * thread id that is not live are refused. */
 int tp__svc_prepare(struct tp__thread *th)
 {
     struct tp__svc *s = th->svc;
 
     if (!tp__call_ready(s) && tp__call_alloc(s, th->tid) != 0)
         return -ENOMEM;
+    if (s->xtail == NULL)
+        tp__call_init(s);
     if (s->wheel.epoch == 0)
         tp__wheel_init(&s->wheel);
     return 0;

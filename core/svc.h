@@ -135,7 +135,7 @@ void tp__call_forget(struct tp__svc *s);
 int tp__call_alloc(struct tp__svc *s, int tid);
 /* The rings are whole (they are made at a thread id's first start). */
 int tp__call_ready(const struct tp__svc *s);
-/* A new queue's request list, with the instance. */
+/* A new queue's request list, at its thread id's first start. */
 void tp__call_init(struct tp__svc *s);
 void tp__call_free(struct tp__svc *s);
 
