@@ -25,6 +25,8 @@
 /* Held fds remembered per thread; past that an event is held back by
  * polling again (the rare case of many migrations in flight at once). */
 #define TP_HELD_CAP 16
+_Static_assert(TP_LATE_CAP <= 255 && TP_HELD_CAP <= 255,
+               "counted in bytes (struct tp__thread)");
 
 /*
  * Life of a thread id. A fork can find another thread anywhere inside
@@ -77,12 +79,15 @@ struct tp__thread {
     struct tp__counters ctr;
     int tid;
     int nlocal;
-    int qcap;         /* capacity of local and inbox */
-    int overflow;     /* a queue overflowed: the next pass scans update_mask */
+    int qcap; /* capacity of local and inbox */
     int nlate;
-    int late_held;    /* events of held fds waiting in late, not to spin on */
-    int nheld;
-    /* Flags, as bytes: the owner's part fills its four lines exactly. */
+    /* Small counts and flags, as bytes: the owner's part fills its four
+     * lines exactly. */
+    unsigned char late_held;    /* events of held fds waiting in late, not
+                                 * to spin on (<= TP_LATE_CAP) */
+    unsigned char nheld;        /* <= TP_HELD_CAP */
+    unsigned char overflow;     /* a queue overflowed: the next pass scans
+                                 * update_mask */
     unsigned char in_pass;      /* the update pass walks the local queue */
     unsigned char in_dispatch;  /* inside tpoll_wait's dispatch (callbacks
                                  * may run) */

@@ -233,7 +233,7 @@ static int delete_locked(struct tpoll *tp, int fd, struct in_use *u,
     struct tp__group *g;
     struct tp__fd *e, *e0;
     tpoll_mask_t polled;
-    int err = 0;
+    int err = -EINVAL; /* fd_entry sets it whenever it fails */
     AO_t st;
 
     if (fd_entry(tp, fd, &err) == NULL)

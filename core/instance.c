@@ -102,7 +102,7 @@ static int make_groups(struct tpoll *tp)
                                     &grp->fds_mem);
         if (grp->fds == NULL)
             return -ENOMEM;
-        grp->threads = &tp->threads[g * TPOLL_MAX_THREADS];
+        grp->threads = &tp->threads[(size_t)g * TPOLL_MAX_THREADS];
         grp->tp = tp;
         grp->index = g;
         grp->all =
