@@ -10,7 +10,7 @@ cmake_minimum_required(VERSION 3.20)
 # version is the release that added its node (TPOLL_1.3 -> 1.3.0), but
 # never earlier than the first release of the current SONAME: while the
 # major version is 0 every 0.MINOR has a SONAME of its own, so everything
-# in libtpoll.so.0.2 dates from 0.2.0. dpkg-gensymbols -c4 (debian/rules)
+# in libtpoll.so.0.3 dates from 0.3.0. dpkg-gensymbols -c4 (debian/rules)
 # then fails the package build if the library exports anything else.
 # tests/consumer registers the CHECK as the test consumer.deb_symbols.
 include(${CMAKE_CURRENT_LIST_DIR}/../tests/consumer/soname.cmake)
