@@ -812,8 +812,8 @@ static void on_conn(struct tpoll *tp, int fd, unsigned ev, void *arg)
         bad("callback for fd %d (#%lu) on thread %d, outside its mask %#lx", fd,
             o->serial, t, atomic_load(&o->allowed));
     if (!(ev & (TPOLL_RECV | TPOLL_SEND)) ||
-        (ev & ~(TPOLL_RECV | TPOLL_SEND | TPOLL_HUP | TPOLL_ERR |
-                TPOLL_RDHUP | TPOLL_WRHUP)))
+        (ev & ~(TPOLL_RECV | TPOLL_SEND | TPOLL_HUP | TPOLL_ERR | TPOLL_RDHUP |
+                TPOLL_WRHUP)))
         bad("callback for fd %d with events %#x", fd, ev);
     if (tu_conditions_broken(ev) != NULL)
         bad("callback for fd %d with events %#x: %s", fd, ev,

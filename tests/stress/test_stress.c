@@ -89,13 +89,12 @@ struct stress {
     uint64_t end_ms;
     unsigned long max_ops;
     unsigned insert_flags; /* TPOLL_FD_EDGE or 0 */
-    atomic_int phase; /* 0 run, 1 drain, 2 idle (block), 3 stop */
+    atomic_int phase;      /* 0 run, 1 drain, 2 idle (block), 3 stop */
     atomic_int ready;
     atomic_int done; /* workers through with their operations */
     /* Odd while a migration is in flight; bumped around each one. */
     atomic_ulong migrations;
-    atomic_int failed;
-    char failure[512];
+    struct tu_failure fail;
     pthread_mutex_t all_mu;
     struct owner *owners;
     struct pairgen *pgs;
@@ -115,16 +114,7 @@ static _Thread_local struct worker *self_worker;
 /* Value of S.migrations when this thread's current wait began. */
 static _Thread_local unsigned long wait_epoch;
 
-static void report(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (atomic_exchange(&S.failed, 1))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(S.failure, sizeof(S.failure), fmt, ap);
-    va_end(ap);
-}
+#define report(...) tu_failure_set(&S.fail, __VA_ARGS__)
 
 static uint64_t rnd(struct worker *w)
 {
@@ -210,8 +200,7 @@ static void stress_cb(struct tpoll *tp, int fd, unsigned events, void *arg)
         report("callback for fd %d (slot %d) after its delete returned", fd,
                o->slot);
     if (atomic_load(&o->released))
-        report("callback for fd %d (slot %d) after its release", fd,
-               o->slot);
+        report("callback for fd %d (slot %d) after its release", fd, o->slot);
     if (fd != o->fd)
         report("callback for fd %d with the owner of fd %d", fd, o->fd);
     if (events == 0 || (events & ~(TPOLL_RECV | TPOLL_SEND | TPOLL_HUP |
@@ -229,8 +218,7 @@ static void stress_cb(struct tpoll *tp, int fd, unsigned events, void *arg)
             report("fd %d: callback on tid %d outside mask %#lx", fd,
                    w ? w->tid : -1, mask);
         if (others != 0 && (mask & (mask - 1)) == 0)
-            report("fd %d: callback overlaps itself with mask %#lx", fd,
-                   mask);
+            report("fd %d: callback overlaps itself with mask %#lx", fd, mask);
     }
     if (events & TPOLL_RECV)
         read_all(o, fd);
@@ -325,7 +313,7 @@ static void op_insert(struct worker *w, struct slot *s, int idx)
 
     if (s->inserted) {
         expect(tpoll_fd_insert_flags(S.tp, s->fd, stress_cb, s->owner, m,
-                                 S.insert_flags),
+                                     S.insert_flags),
                -EEXIST, "insert", idx);
         return;
     }
@@ -539,7 +527,7 @@ static void *worker_main(void *arg)
     while (atomic_load(&S.ready) < S.nthreads)
         sched_yield();
     while (ops < S.max_ops && tu_now_ms() < S.end_ms &&
-           !atomic_load(&S.failed)) {
+           !atomic_load(&S.fail.failed)) {
         do_op(w);
         ops++;
         wait_once(w, 0);
@@ -559,13 +547,6 @@ static void *worker_main(void *arg)
     if (tpoll_thread_stop(S.tp) != 0)
         report("thread_stop %d failed", w->tid);
     return NULL;
-}
-
-static unsigned long env_ulong(const char *name, unsigned long dflt)
-{
-    const char *v = getenv(name);
-
-    return v && *v ? strtoul(v, NULL, 0) : dflt;
 }
 
 static long unread_bytes(int *worst)
@@ -672,8 +653,7 @@ static void close_all_with_eof(void)
         close(s->fd);
         s->fd = -1;
         if (poll(&p, 1, TU_DEADLINE_MS) != 1 || read(s->peer, &c, 1) != 0)
-            report("slot %d: peer saw no end-of-file after delete + close",
-                   i);
+            report("slot %d: peer saw no end-of-file after delete + close", i);
     }
 }
 
@@ -684,8 +664,8 @@ static void check_releases(void)
 
     for (o = S.owners; o != NULL; o = o->next_all)
         if (atomic_load(&o->release_calls) != atomic_load(&o->async))
-            report("fd %d (slot %d): %d releases for %d async deletes",
-                   o->fd, o->slot, atomic_load(&o->release_calls),
+            report("fd %d (slot %d): %d releases for %d async deletes", o->fd,
+                   o->slot, atomic_load(&o->release_calls),
                    atomic_load(&o->async));
 }
 
@@ -713,13 +693,13 @@ static void test_stress(void **state)
 
     (void)state;
     memset(&S, 0, sizeof(S));
-    S.seed = env_ulong("TPOLL_STRESS_SEED", 0x7a11c0de);
-    S.nthreads = (int)env_ulong("TPOLL_STRESS_THREADS", 4);
+    S.seed = tu_env_ulong("TPOLL_STRESS_SEED", 0x7a11c0de);
+    S.nthreads = (int)tu_env_ulong("TPOLL_STRESS_THREADS", 4);
     if (S.nthreads < 2 || S.nthreads > MAX_THREADS)
         fail_msg("TPOLL_STRESS_THREADS must be 2..%d", MAX_THREADS);
-    seconds = env_ulong("TPOLL_STRESS_SECONDS", 2);
-    S.max_ops = env_ulong("TPOLL_STRESS_OPS", 20000);
-    S.insert_flags = env_ulong("TPOLL_STRESS_EDGE", 0) ? TPOLL_FD_EDGE : 0;
+    seconds = tu_env_ulong("TPOLL_STRESS_SECONDS", 2);
+    S.max_ops = tu_env_ulong("TPOLL_STRESS_OPS", 20000);
+    S.insert_flags = tu_env_ulong("TPOLL_STRESS_EDGE", 0) ? TPOLL_FD_EDGE : 0;
     S.nslots = S.nthreads * SLOTS_PER_THREAD;
     pthread_mutex_init(&S.all_mu, NULL);
     S.tp = tu_create(S.nthreads, MAX_FDS);
@@ -750,10 +730,10 @@ static void test_stress(void **state)
         nanosleep(&ts, NULL);
     }
     atomic_store(&S.phase, 1);
-    if (!atomic_load(&S.failed))
+    if (!atomic_load(&S.fail.failed))
         drain_all();
     atomic_store(&S.phase, 2);
-    if (!atomic_load(&S.failed)) {
+    if (!atomic_load(&S.fail.failed)) {
         check_idle();
         close_all_with_eof();
     }
@@ -776,10 +756,10 @@ static void test_stress(void **state)
     tu_destroy(S.tp);
     free_all();
     pthread_mutex_destroy(&S.all_mu);
-    if (atomic_load(&S.failed))
+    if (atomic_load(&S.fail.failed))
         fail_msg("stress failed (TPOLL_STRESS_SEED=%lu TPOLL_STRESS_THREADS=%d"
                  " backend %s): %s",
-                 S.seed, S.nthreads, tu_backend(), S.failure);
+                 S.seed, S.nthreads, tu_backend(), S.fail.text);
     print_message("seed %lu, %d threads, %lu ops (%lu from callbacks), %lu "
                   "callbacks, %lu strict checks\n",
                   S.seed, S.nthreads, atomic_load(&S.ops),

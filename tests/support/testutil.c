@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -159,17 +160,28 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-void tu_loop_start(struct tu_loop *l, struct tpoll *tp, int tid)
+static void loop_spawn(struct tu_loop *l, struct tpoll *tp, int tid,
+                       const pthread_attr_t *attr)
 {
     l->tp = tp;
     l->tid = tid;
     atomic_store(&l->started, 0);
     atomic_store(&l->stop, 0);
     atomic_store(&l->loops, 0);
-    assert_int_equal(pthread_create(&l->thread, NULL, loop_main, l), 0);
+    assert_int_equal(pthread_create(&l->thread, attr, loop_main, l), 0);
+}
+
+static void loop_await_start(struct tu_loop *l)
+{
     while (!atomic_load(&l->started))
         sched_yield();
     assert_int_equal(atomic_load(&l->start_err), 0);
+}
+
+void tu_loop_start(struct tu_loop *l, struct tpoll *tp, int tid)
+{
+    loop_spawn(l, tp, tid, NULL);
+    loop_await_start(l);
 }
 
 void tu_loop_stop(struct tu_loop *l)
@@ -177,6 +189,42 @@ void tu_loop_stop(struct tu_loop *l)
     atomic_store(&l->stop, 1);
     assert_int_equal(tpoll_wake(l->tp, l->tid), 0);
     assert_int_equal(pthread_join(l->thread, NULL), 0);
+}
+
+void tu_loops_start(struct tu_loop *l, int n, struct tpoll *tp, const int *tids)
+{
+    pthread_attr_t attr;
+    int i;
+
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, TU_SMALL_STACK), 0);
+    for (i = 0; i < n; i++)
+        loop_spawn(&l[i], tp, tids[i], &attr);
+    pthread_attr_destroy(&attr);
+    for (i = 0; i < n; i++)
+        loop_await_start(&l[i]);
+}
+
+void tu_loops_stop(struct tu_loop *l, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        atomic_store(&l[i].stop, 1);
+        assert_int_equal(tpoll_wake(l[i].tp, l[i].tid), 0);
+    }
+    for (i = 0; i < n; i++)
+        assert_int_equal(pthread_join(l[i].thread, NULL), 0);
+}
+
+void tu_loop_round_trip(struct tu_loop *l)
+{
+    unsigned long from = atomic_load(&l->loops), k;
+
+    for (k = 1; k <= 2; k++) {
+        assert_int_equal(tpoll_wake(l->tp, l->tid), 0);
+        assert_true(tu_wait_atomic(&l->loops, from + k));
+    }
 }
 
 void tu_event_init(struct tu_event *ev)
@@ -387,4 +435,22 @@ pid_t tu_fork(void)
         for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
             signal(caught[i], SIG_DFL);
     return pid;
+}
+
+unsigned long tu_env_ulong(const char *name, unsigned long dflt)
+{
+    const char *v = getenv(name);
+
+    return v && *v ? strtoul(v, NULL, 0) : dflt;
+}
+
+void tu_failure_set(struct tu_failure *f, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (atomic_exchange(&f->failed, 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(f->text, sizeof(f->text), fmt, ap);
+    va_end(ap);
 }

@@ -60,6 +60,16 @@ struct tu_loop {
 };
 void tu_loop_start(struct tu_loop *l, struct tpoll *tp, int tid);
 void tu_loop_stop(struct tu_loop *l);
+/* n loops at once, l[i] bound to tids[i], on TU_SMALL_STACK stacks so that
+ * a thousand of them stay small; returns once all are bound. */
+#define TU_SMALL_STACK (256 * 1024)
+void tu_loops_start(struct tu_loop *l, int n, struct tpoll *tp,
+                    const int *tids);
+void tu_loops_stop(struct tu_loop *l, int n);
+/* Returns once l's thread has run a whole tpoll_wait that began after
+ * the call (two wake round trips): every callback it had begun has
+ * returned, and it saw every change made before. */
+void tu_loop_round_trip(struct tu_loop *l);
 
 /* A counter that other threads bump and the test waits on, for conditions
  * reached on threads that are not the caller's tpoll loop. */
@@ -85,6 +95,20 @@ int tu_unused_tcp_port(void);
 /* Non-blocking TCP socket whose connect() to 127.0.0.1:port is underway
  * (or already failed: the error is then read back with SO_ERROR). */
 int tu_tcp_connect_start(int port);
+
+/* A numeric setting from the environment (strtoul, any base); dflt when
+ * unset or empty. */
+unsigned long tu_env_ulong(const char *name, unsigned long dflt);
+
+/* The first failure that threads of a stress test saw (they must not
+ * assert: cmocka's assertions only work on the main thread). Later ones
+ * are dropped; the main thread fails with `text` once they are done. */
+struct tu_failure {
+    atomic_int failed;
+    char text[512];
+};
+void tu_failure_set(struct tu_failure *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* fork() for tests: in the child, the signals cmocka catches are reset to
  * their defaults, so that a crash there kills the child (and its parent
