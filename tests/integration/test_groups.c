@@ -23,6 +23,7 @@
  * stacks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <sched.h>
@@ -401,6 +402,7 @@ struct victim {
     /* the release of a delete_async */
     atomic_int released, release_tid, release_saw_running;
     atomic_ulong release_saw_returned;
+    atomic_int release_saw_closed;
     struct tu_event release_ev;
 };
 
@@ -426,6 +428,8 @@ static void victim_release(struct tpoll *tp, int fd, void *owner)
     atomic_store(&v->release_tid, tpoll_thread_id(tp));
     atomic_store(&v->release_saw_running, atomic_load(&v->running));
     atomic_store(&v->release_saw_returned, atomic_load(&v->returned));
+    atomic_store(&v->release_saw_closed,
+                 fcntl(fd, F_GETFD) == -1 && errno == EBADF);
     atomic_fetch_add(&v->released, 1);
     tu_event_post(&v->release_ev);
 }
@@ -462,7 +466,8 @@ static void victim_finish(struct pool *p, struct victim *v)
     tu_loop_round_trip(p->by_tid[v->tid]);
     assert_int_equal(atomic_load(&v->r.calls), 1);
     assert_int_equal(atomic_load(&v->r.bad), 0);
-    close(v->sv[0]);
+    if (!atomic_load(&v->release_saw_closed))
+        close(v->sv[0]);
     close(v->sv[1]);
     tu_event_destroy(&v->entered);
     tu_event_destroy(&v->go);
@@ -470,9 +475,11 @@ static void victim_finish(struct pool *p, struct victim *v)
 }
 
 /* A delete run by tpoll_call on a loop thread of another group. */
+enum delete_kind { DELETE, DELETE_ASYNC, CLOSE };
+
 struct remote_delete {
     struct victim *v;
-    int async;
+    enum delete_kind kind;
     atomic_int ret, tid;
     struct tu_event done;
 };
@@ -482,16 +489,25 @@ static void remote_delete_fn(struct tpoll *tp, void *arg)
     struct remote_delete *d = arg;
 
     atomic_store(&d->tid, tpoll_thread_id(tp));
-    atomic_store(&d->ret, d->async ? tpoll_fd_delete_async(tp, d->v->sv[0],
-                                                           victim_release)
-                                   : tpoll_fd_delete(tp, d->v->sv[0]));
+    switch (d->kind) {
+    case DELETE:
+        atomic_store(&d->ret, tpoll_fd_delete(tp, d->v->sv[0]));
+        break;
+    case DELETE_ASYNC:
+        atomic_store(&d->ret,
+                     tpoll_fd_delete_async(tp, d->v->sv[0], victim_release));
+        break;
+    case CLOSE:
+        atomic_store(&d->ret, tpoll_fd_close(tp, d->v->sv[0], victim_release));
+        break;
+    }
     tu_event_post(&d->done);
 }
 
-static void delete_from(struct pool *p, struct victim *v, int tid, int async,
-                        int want)
+static void delete_from(struct pool *p, struct victim *v, int tid,
+                        enum delete_kind kind, int want)
 {
-    struct remote_delete d = {.v = v, .async = async};
+    struct remote_delete d = {.v = v, .kind = kind};
 
     tu_event_init(&d.done);
     assert_int_equal(tpoll_call(p->tp, tid, remote_delete_fn, &d), 0);
@@ -510,29 +526,48 @@ static void test_delete_from_other_group(void **state)
     struct victim v;
 
     victim_start(p, &v);
-    delete_from(p, &v, TPOLL_TID(0, 0), 0, 1);
+    delete_from(p, &v, TPOLL_TID(0, 0), DELETE, 1);
     assert_int_equal(atomic_load(&v.returned), 0);
     victim_finish(p, &v);
 }
 
-/* tpoll_fd_delete_async from a thread of group 2: the release waits for
- * the running callback, then runs on the victim's thread. */
+/* The release waits for the running callback, then runs on the
+ * victim's thread; a close comes before it. */
+static void released_after_callback(struct pool *p, struct victim *v,
+                                    int closed)
+{
+    assert_int_equal(atomic_load(&v->released), 0);
+    tu_event_post(&v->go);
+    assert_true(tu_event_wait(&v->release_ev, 1));
+    assert_int_equal(atomic_load(&v->released), 1);
+    assert_int_equal(atomic_load(&v->release_saw_running), 0);
+    assert_int_equal(atomic_load(&v->release_saw_returned), 1);
+    assert_int_equal(atomic_load(&v->release_tid), v->tid);
+    assert_int_equal(atomic_load(&v->release_saw_closed), closed);
+    victim_finish(p, v);
+    assert_int_equal(atomic_load(&v->released), 1);
+}
+
+/* tpoll_fd_delete_async from a thread of group 2. */
 static void test_delete_async_from_other_group(void **state)
 {
     struct pool *p = *state;
     struct victim v;
 
     victim_start(p, &v);
-    delete_from(p, &v, TPOLL_TID(2, 0), 1, 0);
-    assert_int_equal(atomic_load(&v.released), 0);
-    tu_event_post(&v.go);
-    assert_true(tu_event_wait(&v.release_ev, 1));
-    assert_int_equal(atomic_load(&v.released), 1);
-    assert_int_equal(atomic_load(&v.release_saw_running), 0);
-    assert_int_equal(atomic_load(&v.release_saw_returned), 1);
-    assert_int_equal(atomic_load(&v.release_tid), v.tid);
-    victim_finish(p, &v);
-    assert_int_equal(atomic_load(&v.released), 1);
+    delete_from(p, &v, TPOLL_TID(2, 0), DELETE_ASYNC, 0);
+    released_after_callback(p, &v, 0);
+}
+
+/* tpoll_fd_close from a thread of the last group. */
+static void test_close_from_other_group(void **state)
+{
+    struct pool *p = *state;
+    struct victim v;
+
+    victim_start(p, &v);
+    delete_from(p, &v, TPOLL_TID(p->groups - 1, 0), CLOSE, 0);
+    released_after_callback(p, &v, 1);
 }
 
 /* Lets the victim go once its delete has begun: the fd is gone from the
@@ -969,6 +1004,12 @@ static void test_fd_group_and_visit(void **state)
     assert_int_equal(tpoll_fd_ready(tp, sv[3][0], TPOLL_RECV), 0);
     assert_int_equal(tpoll_stop_send(tp, sv[3][0]), 0);
     assert_int_equal(tpoll_stop_recv(tp, sv[3][0]), 0);
+    if (tpoll_want_close(tp, sv[3][0]) == 0) {
+        assert_int_equal(tpoll_fd_interest(tp, sv[3][0]), TPOLL_RDHUP);
+        assert_int_equal(tpoll_stop_close(tp, sv[3][0]), 0);
+    } else {
+        assert_int_equal(tpoll_want_close(tp, sv[3][0]), -ENOTSUP);
+    }
     assert_int_equal(tpoll_fd_interest(tp, sv[3][0]), 0);
 
     /* Bad groups. */
@@ -1104,6 +1145,7 @@ static void test_fork_group_thread(void **state)
         cmocka_unit_test(test_set_threads_within_group),                       \
         cmocka_unit_test(test_delete_from_other_group),                        \
         cmocka_unit_test(test_delete_async_from_other_group),                  \
+        cmocka_unit_test(test_close_from_other_group),                         \
         cmocka_unit_test(test_delete_wait_from_other_group),                   \
         cmocka_unit_test(test_reinsert_into_other_group_while_running),        \
         cmocka_unit_test(test_per_thread_calls)
