@@ -164,6 +164,21 @@ static void read_all(struct slot *s, int fd)
 
 static void move_from_callback(struct tpoll *tp, struct owner *o);
 
+/*
+ * Calls on the fd's number without the slot's lock, racing with a move
+ * of the number to another group: they find the old insert, the new
+ * one or none, never anything else.
+ */
+static void race_lookups(struct tpoll *tp, struct owner *o)
+{
+    int g = tpoll_fd_group(tp, o->fd), r = tpoll_want_recv(tp, o->fd);
+
+    if (g != -ENOENT && (g < 0 || g >= GROUPS))
+        report("fd_group of fd %d during moves: %d", o->fd, g);
+    if (r != 0 && r != -ENOENT)
+        report("want_recv of fd %d during moves: %d", o->fd, r);
+}
+
 static void group_cb(struct tpoll *tp, int fd, unsigned events, void *arg)
 {
     struct owner *o = arg;
@@ -183,6 +198,8 @@ static void group_cb(struct tpoll *tp, int fd, unsigned events, void *arg)
         report("fd %d: events %#x: %s", fd, events, broken);
     if (events & TPOLL_RECV)
         read_all(&S.slots[o->slot], fd);
+    if (self != NULL && rnd(self, 4) == 0)
+        race_lookups(tp, o);
     if (self != NULL && rnd(self, 16) == 0)
         move_from_callback(tp, o);
     atomic_fetch_sub(&o->running, 1);
@@ -512,7 +529,8 @@ static void setup_slots(void)
         tu_socketpair(sv);
         s->fd = sv[0];
         s->peer = sv[1];
-        s->owner = new_owner(i, g, TPOLL_THREAD(S.started[g][i % PER_GROUP]));
+        s->owner = new_owner(
+            i, g, TPOLL_THREAD(S.started[g][(i / GROUPS) % PER_GROUP]));
         insert_owner(S.tp, s, s->owner, "first insert");
         atomic_store(&s->state, INSERTED);
     }
