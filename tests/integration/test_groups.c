@@ -220,7 +220,8 @@ static int last_loop_bit(const struct pool *p, int g)
 struct grec {
     int fd;
     int group;
-    int drain;
+    atomic_int drain;
+    atomic_uint events; /* union of all the events seen */
     atomic_ulong allowed;
     atomic_int bad;
     atomic_int last_tid;
@@ -231,7 +232,8 @@ static void grec_init(struct grec *r, int fd, int group, tpoll_mask_t allowed)
 {
     r->fd = fd;
     r->group = group;
-    r->drain = 1;
+    atomic_init(&r->drain, 1);
+    atomic_init(&r->events, 0);
     atomic_init(&r->allowed, allowed);
     atomic_init(&r->bad, 0);
     atomic_init(&r->last_tid, -1);
@@ -252,8 +254,11 @@ static void grec_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
     if (fd != r->fd || wrong_thread(tid, r->group, atomic_load(&r->allowed)))
         atomic_fetch_add(&r->bad, 1);
     atomic_store(&r->last_tid, tid);
-    if (r->drain && (events & TPOLL_RECV))
+    atomic_fetch_or(&r->events, events);
+    if (atomic_load(&r->drain) && (events & TPOLL_RECV))
         tu_drain(fd);
+    if (events & TPOLL_SEND)
+        tpoll_stop_send(tp, fd);
     atomic_fetch_add(&r->calls, 1);
 }
 
@@ -368,7 +373,7 @@ static void test_set_threads_within_group(void **state)
     struct gfd f;
 
     gfd_insert(tp, &f, g, cur, 0);
-    f.r.drain = 0;
+    atomic_store(&f.r.drain, 0);
     tu_write_byte(f.sv[1]);
     assert_true(tu_wait_atomic(&f.r.calls, 3));
     for (i = 0; i < (int)(sizeof(path) / sizeof(path[0])); i++) {
@@ -450,7 +455,7 @@ static void victim_start(struct pool *p, struct victim *v)
     v->tp = p->tp;
     v->tid = TPOLL_TID(1, bit);
     grec_init(&v->r, v->sv[0], 1, TPOLL_THREAD(bit));
-    v->r.drain = 0;
+    atomic_store(&v->r.drain, 0);
     tu_write_byte(v->sv[1]);
     assert_int_equal(tpoll_fd_insert_group(p->tp, v->sv[0], victim_cb, v, 1,
                                            TPOLL_THREAD(bit), 0),
@@ -683,6 +688,42 @@ static void test_reinsert_into_other_group_while_running(void **state)
     assert_int_equal(tpoll_fd_delete_wait(p->tp, v.sv[0]), 0);
     assert_int_equal(atomic_load(&fresh.bad), 0);
     victim_finish(p, &v);
+}
+
+/*
+ * Interest changes and tpoll_fd_ready from the main thread, of the last
+ * group, on an edge-triggered fd of group 2 whose callback leaves the
+ * first byte unread: the callbacks run on group 2's thread. (Where
+ * edge triggering exists, only tpoll_fd_ready brings the second call.)
+ */
+static void test_interest_from_other_group(void **state)
+{
+    struct pool *p = *state;
+    int tid = TPOLL_TID(2, last_loop_bit(p, 2));
+    struct gfd f;
+
+    gfd_insert(p->tp, &f, 2, TPOLL_THREAD(tid), TPOLL_FD_EDGE);
+    atomic_store(&f.r.drain, 0);
+    tu_write_byte(f.sv[1]);
+    assert_true(tu_wait_atomic(&f.r.calls, 1));
+    atomic_store(&f.r.drain, 1);
+    assert_int_equal(tpoll_fd_ready(p->tp, f.sv[0], 0), -EINVAL);
+    assert_int_equal(tpoll_fd_ready(p->tp, f.sv[0], TPOLL_RECV), 0);
+    assert_true(tu_wait_atomic(&f.r.calls, 2));
+    assert_int_equal(tpoll_stop_recv(p->tp, f.sv[0]), 0);
+    assert_int_equal(tpoll_want_send(p->tp, f.sv[0]), 0);
+    for (;;) {
+        /* Counted before the events are looked at: the callback adds
+         * its events before it counts itself. */
+        unsigned long n = atomic_load(&f.r.calls);
+
+        if (atomic_load(&f.r.events) & TPOLL_SEND)
+            break;
+        assert_true(tu_wait_atomic(&f.r.calls, n + 1));
+    }
+    assert_int_equal(atomic_load(&f.r.last_tid), tid);
+    assert_int_equal(atomic_load(&f.r.bad), 0);
+    gfd_remove(p->tp, &f);
 }
 
 /* Per-thread services on every loop thread, whatever its group. */
@@ -1237,6 +1278,7 @@ static void test_fork_group_thread(void **state)
         cmocka_unit_test(test_close_from_other_group),                         \
         cmocka_unit_test(test_delete_wait_from_other_group),                   \
         cmocka_unit_test(test_reinsert_into_other_group_while_running),        \
+        cmocka_unit_test(test_interest_from_other_group),                      \
         cmocka_unit_test(test_per_thread_calls)
 
 int main(void)
