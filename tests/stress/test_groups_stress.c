@@ -7,7 +7,9 @@
  * (tpoll_fd_set_threads), and moves to another group: tpoll_fd_delete
  * or tpoll_fd_delete_wait and an insert at once, or
  * tpoll_fd_delete_async whose release inserts (also from the fd's own
- * callback). Each insert has its own owner record. Checked as callbacks
+ * callback), and now and then a thread stops and starts again. Each
+ * insert has its own owner record. TPOLL_STRESS_EDGE=1 inserts every fd
+ * with TPOLL_FD_EDGE (the callbacks read until EAGAIN). Checked as callbacks
  * run and at the end:
  *
  * - a callback runs on a thread of its owner's group named in its mask
@@ -73,6 +75,7 @@ static struct {
     int threads; /* thread ids of the instance */
     int started[GROUPS][PER_GROUP];
     unsigned long seed, max_ops;
+    unsigned flags; /* TPOLL_FD_EDGE or 0 */
     uint64_t end_ms;
     atomic_int phase; /* 0 run, 1 serve callbacks, 2 stop */
     struct tu_failure fail;
@@ -81,7 +84,7 @@ static struct {
     struct slot slots[SLOTS];
     struct tu_event done; /* workers through with their operations */
     int visits[SLOTS];
-    atomic_ulong ops, callbacks, moves, migrations, cb_moves;
+    atomic_ulong ops, callbacks, moves, migrations, cb_moves, restarts;
 } S;
 
 static _Thread_local struct worker *self;
@@ -210,7 +213,7 @@ static void insert_owner(struct tpoll *tp, struct slot *s, struct owner *o,
                          const char *what)
 {
     expect(tpoll_fd_insert_group(tp, s->fd, group_cb, o, o->group,
-                                 atomic_load(&o->mask), 0),
+                                 atomic_load(&o->mask), S.flags),
            0, what, o->slot);
     expect(tpoll_want_recv(tp, s->fd), 0, what, o->slot);
     expect(tpoll_fd_group(tp, s->fd), o->group, what, o->slot);
@@ -325,12 +328,27 @@ static void write_some(struct worker *w, struct slot *s)
         report("write: %s", strerror(errno));
 }
 
+/* The thread leaves its id and binds it again with a new poller: its
+ * releases run in the stop, and the start registers the fds again. */
+static void restart(struct worker *w)
+{
+    int r = tpoll_thread_stop(S.tp);
+
+    if (r != 0 || (r = tpoll_thread_start(S.tp, w->tid)) != 0)
+        report("restart of tid %d: %d", w->tid, r);
+    atomic_fetch_add(&S.restarts, 1);
+}
+
 static void do_op(struct worker *w)
 {
     int idx = (int)rnd(w, SLOTS);
     struct slot *s = &S.slots[idx];
     unsigned op = rnd(w, 100);
 
+    if (rnd(w, 1000) == 0) {
+        restart(w);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
     if (atomic_load(&s->state) != INSERTED) {
         pthread_mutex_unlock(&s->mu);
@@ -566,6 +584,7 @@ static void test_groups_stress(void **state)
     memset(&S, 0, sizeof(S));
     S.seed = tu_env_ulong("TPOLL_STRESS_SEED", 0x6e0c95);
     S.max_ops = tu_env_ulong("TPOLL_STRESS_OPS", 20000);
+    S.flags = tu_env_ulong("TPOLL_STRESS_EDGE", 0) ? TPOLL_FD_EDGE : 0;
     S.threads = (GROUPS - 1) * TPOLL_MAX_THREADS + TPOLL_MAX_THREADS / 2;
     pthread_mutex_init(&S.all_mu, NULL);
     S.tp = tu_create(S.threads, 0);
@@ -593,11 +612,13 @@ static void test_groups_stress(void **state)
         fail_msg("groups stress failed (TPOLL_STRESS_SEED=%lu, backend %s): "
                  "%s",
                  S.seed, tu_backend(), S.fail.text);
-    print_message("seed %lu: %lu ops, %lu callbacks, %lu moves across groups "
-                  "(%lu from callbacks), %lu migrations\n",
-                  S.seed, atomic_load(&S.ops), atomic_load(&S.callbacks),
-                  atomic_load(&S.moves), atomic_load(&S.cb_moves),
-                  atomic_load(&S.migrations));
+    print_message("seed %lu%s: %lu ops, %lu callbacks, %lu moves across "
+                  "groups (%lu from callbacks), %lu migrations, %lu thread "
+                  "restarts\n",
+                  S.seed, S.flags ? " (edge)" : "", atomic_load(&S.ops),
+                  atomic_load(&S.callbacks), atomic_load(&S.moves),
+                  atomic_load(&S.cb_moves), atomic_load(&S.migrations),
+                  atomic_load(&S.restarts));
     assert_true(atomic_load(&S.moves) > 0);
     assert_int_equal(tu_count_open_fds(), fds_before);
 }
