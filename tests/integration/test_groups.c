@@ -269,17 +269,23 @@ struct gfd {
     struct grec r;
 };
 
+/* Inserts r's fd with recv interest, in r's group and mask. */
+static void insert_rec(struct tpoll *tp, struct grec *r, unsigned flags)
+{
+    assert_int_equal(tpoll_fd_insert_group(tp, r->fd, grec_cb, r, r->group,
+                                           atomic_load(&r->allowed), flags),
+                     0);
+    assert_int_equal(tpoll_fd_group(tp, r->fd), r->group);
+    assert_int_equal(tpoll_want_recv(tp, r->fd), 0);
+}
+
 static void gfd_insert(struct tpoll *tp, struct gfd *f, int group,
                        tpoll_mask_t mask, unsigned flags)
 {
     tu_socketpair(f->sv);
     f->mask = mask;
     grec_init(&f->r, f->sv[0], group, mask);
-    assert_int_equal(
-        tpoll_fd_insert_group(tp, f->sv[0], grec_cb, &f->r, group, mask, flags),
-        0);
-    assert_int_equal(tpoll_fd_group(tp, f->sv[0]), group);
-    assert_int_equal(tpoll_want_recv(tp, f->sv[0]), 0);
+    insert_rec(tp, &f->r, flags);
 }
 
 static void gfd_remove(struct tpoll *tp, struct gfd *f)
@@ -672,11 +678,7 @@ static void test_reinsert_into_other_group_while_running(void **state)
     victim_start(p, &v);
     assert_int_equal(tpoll_fd_delete(p->tp, v.sv[0]), 1);
     grec_init(&fresh, v.sv[0], 2, TPOLL_THREAD(bit));
-    assert_int_equal(tpoll_fd_insert_group(p->tp, v.sv[0], grec_cb, &fresh, 2,
-                                           TPOLL_THREAD(bit), 0),
-                     0);
-    assert_int_equal(tpoll_fd_group(p->tp, v.sv[0]), 2);
-    assert_int_equal(tpoll_want_recv(p->tp, v.sv[0]), 0);
+    insert_rec(p->tp, &fresh, 0);
     /* The byte the victim never read is the new user's first event. */
     assert_true(tu_wait_atomic(&fresh.calls, 1));
     assert_int_equal(atomic_load(&v.returned), 0);
@@ -687,6 +689,39 @@ static void test_reinsert_into_other_group_while_running(void **state)
     assert_true(tu_wait_atomic(&fresh.calls, 2));
     assert_int_equal(tpoll_fd_delete_wait(p->tp, v.sv[0]), 0);
     assert_int_equal(atomic_load(&fresh.bad), 0);
+    victim_finish(p, &v);
+}
+
+/*
+ * There and back: the number goes to group 2, then back into group 1 for
+ * the very thread still running the old user's callback. The new user's
+ * callback waits for that thread, then comes with the new owner.
+ */
+static void test_back_into_running_group(void **state)
+{
+    struct pool *p = *state;
+    int bit = last_loop_bit(p, 1);
+    struct victim v;
+    struct grec away, back;
+
+    victim_start(p, &v);
+    assert_int_equal(tpoll_fd_delete(p->tp, v.sv[0]), 1);
+    grec_init(&away, v.sv[0], 2, TPOLL_THREAD(bit));
+    insert_rec(p->tp, &away, 0);
+    assert_true(tu_wait_atomic(&away.calls, 1));
+    assert_int_equal(tpoll_fd_delete_wait(p->tp, v.sv[0]), 0);
+    grec_init(&back, v.sv[0], 1, TPOLL_THREAD(bit));
+    insert_rec(p->tp, &back, 0);
+    tu_write_byte(v.sv[1]);
+    /* Its only thread is still inside the old callback. */
+    assert_int_equal(atomic_load(&back.calls), 0);
+    assert_int_equal(atomic_load(&v.returned), 0);
+    tu_event_post(&v.go);
+    assert_true(tu_wait_atomic(&back.calls, 1));
+    assert_int_equal(atomic_load(&back.last_tid), v.tid);
+    assert_int_equal(tpoll_fd_delete_wait(p->tp, v.sv[0]), 0);
+    assert_int_equal(atomic_load(&away.bad), 0);
+    assert_int_equal(atomic_load(&back.bad), 0);
     victim_finish(p, &v);
 }
 
@@ -1278,6 +1313,7 @@ static void test_fork_group_thread(void **state)
         cmocka_unit_test(test_close_from_other_group),                         \
         cmocka_unit_test(test_delete_wait_from_other_group),                   \
         cmocka_unit_test(test_reinsert_into_other_group_while_running),        \
+        cmocka_unit_test(test_back_into_running_group),                        \
         cmocka_unit_test(test_interest_from_other_group),                      \
         cmocka_unit_test(test_per_thread_calls)
 
