@@ -4,13 +4,19 @@
  * test runs twice, on a pool of 4 groups and on one of 16 groups of
  * TPOLL_MAX_THREADS ids (256 and 1024 threads on LP64), every thread
  * bound with its own poller: events reach only threads of the fd's group
- * named by its mask, set_threads moves an fd within its group under
- * traffic, a thread of another group deletes an fd whose callback is
- * running (the three deletes), the number goes into another group at
- * once while the old callback still runs, and the per-thread calls reach
+ * named by its mask (the same bit busy in every group), set_threads
+ * moves an fd within its group under traffic, a thread of another group
+ * (the one with the victim's bit, where it can be) deletes an fd whose
+ * callback is running (delete, delete_async, close, delete_wait), the
+ * number goes into another group at once while the old callback still
+ * runs, and back into the old group for the thread still running it;
+ * interest changes and tpoll_fd_ready come from another group; the
+ * per-thread calls (tpoll_call, timers, signals, wake, counters) reach
  * ids beyond the first group. Then, on small instances: bad input around
- * a partial last group, tpoll_fd_group and tpoll_fd_visit_group, fork
- * with a bound thread of a group above 0, and the largest thread id.
+ * a partial last group (100 ids), its threads at work, the largest
+ * thread id, a thread started after its group's fds were inserted,
+ * tpoll_fd_group and tpoll_fd_visit_group, fork with a bound thread of
+ * a group above 0.
  *
  * Sizes: a pool costs per started thread its poller's fds (2 on epoll, 3
  * with the kqueue emulation) and 2 per routed fd; 1024 threads need about
@@ -115,8 +121,12 @@ static int raise_fd_limit(struct pool *p)
     if (getrlimit(RLIMIT_NOFILE, &p->saved) != 0)
         return -1;
     if (p->saved.rlim_cur != RLIM_INFINITY && p->saved.rlim_cur < need) {
-        if (p->saved.rlim_max != RLIM_INFINITY && p->saved.rlim_max < need)
+        if (p->saved.rlim_max != RLIM_INFINITY && p->saved.rlim_max < need) {
+            print_message("the pool needs %lu fds, the hard limit is %lu\n",
+                          (unsigned long)need,
+                          (unsigned long)p->saved.rlim_max);
             return -1;
+        }
         rl = p->saved;
         rl.rlim_cur = need;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
