@@ -14,9 +14,9 @@
  * per-thread calls (tpoll_call, timers, signals, wake, counters) reach
  * ids beyond the first group. Then, on small instances: bad input around
  * a partial last group (100 ids), its threads at work, the largest
- * thread id, a thread started after its group's fds were inserted,
- * tpoll_fd_group and tpoll_fd_visit_group, fork with a bound thread of
- * a group above 0.
+ * thread id, a thread started after its group's fds were inserted, a
+ * destroy with fds left in groups, tpoll_fd_group and
+ * tpoll_fd_visit_group, fork with a bound thread of a group above 0.
  *
  * Sizes: a pool costs per started thread its poller's fds (2 on epoll, 3
  * with the kqueue emulation) and 2 per routed fd; 1024 threads need about
@@ -1061,6 +1061,36 @@ static void test_largest_thread_id(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * Destroyed with fds still inserted in several groups, after their
+ * threads polled them: the instance forgets them (nothing leaks under
+ * ASan) and leaves them open.
+ */
+static void test_destroy_with_fds_in_groups(void **state)
+{
+    struct tpoll *tp = tu_create(4 * TPOLL_MAX_THREADS, 0);
+    int tids[3] = {TPOLL_TID(1, 2), TPOLL_TID(2, 2), TPOLL_TID(3, 2)};
+    struct tu_loop l[3];
+    struct gfd f[3];
+    int i;
+
+    (void)state;
+    tu_loops_start(l, 3, tp, tids);
+    for (i = 0; i < 3; i++) {
+        gfd_insert(tp, &f[i], i + 1, TPOLL_THREAD(tids[i]), 0);
+        tu_write_byte(f[i].sv[1]);
+    }
+    for (i = 0; i < 3; i++)
+        assert_true(tu_wait_atomic(&f[i].r.calls, 1));
+    tu_loops_stop(l, 3);
+    tu_destroy(tp);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(fcntl(f[i].sv[0], F_GETFD), FD_CLOEXEC);
+        close(f[i].sv[0]);
+        close(f[i].sv[1]);
+    }
+}
+
 /* tpoll_fd_group and tpoll_fd_visit_group. */
 struct seen {
     int n;
@@ -1335,6 +1365,7 @@ int main(void)
         cmocka_unit_test(test_partial_group_routes),
         cmocka_unit_test(test_largest_thread_id),
         cmocka_unit_test(test_late_start_in_group),
+        cmocka_unit_test(test_destroy_with_fds_in_groups),
         cmocka_unit_test(test_fd_group_and_visit),
         cmocka_unit_test(test_fork_group_thread),
     };

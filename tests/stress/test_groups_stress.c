@@ -18,7 +18,9 @@
  *   nor after or during its release; each release runs once, with the
  *   owner of the insert it ends, and its fd;
  * - tpoll_fd_group names the group of the current insert, and
- *   tpoll_fd_visit_group finds each fd in its group only;
+ *   tpoll_fd_visit_group finds each fd in its group only (and, while the
+ *   fds move, shows an fd only with an owner of its insert in the group
+ *   visited);
  * - every byte written is read once every fd wants recv again (no
  *   readiness lost in a move), and no fd is leaked.
  *
@@ -85,6 +87,7 @@ static struct {
     struct tu_event done; /* workers through with their operations */
     int visits[SLOTS];
     atomic_ulong ops, callbacks, moves, migrations, cb_moves, restarts;
+    atomic_ulong visit_rounds;
 } S;
 
 static _Thread_local struct worker *self;
@@ -482,6 +485,35 @@ static int count_visit(struct tpoll *tp, int fd, void *owner, void *arg)
     return 0;
 }
 
+/* A visit racing with moves may see an fd or not, but what it shows of
+ * one is an insert of that fd in the group visited. */
+static int racing_visit(struct tpoll *tp, int fd, void *owner, void *arg)
+{
+    struct owner *o = owner;
+    int *group = arg;
+
+    (void)tp;
+    if (o == NULL || o->fd != fd || o->group != *group)
+        report("visit of group %d during moves found fd %d with the owner "
+               "of fd %d in group %d",
+               *group, fd, o ? o->fd : -1, o ? o->group : -1);
+    return 0;
+}
+
+static void visit_while_workers_run(void)
+{
+    int g;
+
+    while (tu_event_count(&S.done) < WORKERS) {
+        for (g = 0; g < GROUPS; g++)
+            expect(tpoll_fd_visit_group(S.tp, g, ~(tpoll_mask_t)0, racing_visit,
+                                        &g),
+                   0, "visit_group", -1);
+        atomic_fetch_add(&S.visit_rounds, 1);
+        sched_yield();
+    }
+}
+
 /* Each fd is visited once, in the group of its current insert. */
 static void check_visits(void)
 {
@@ -593,9 +625,7 @@ static void test_groups_stress(void **state)
     setup_slots();
     S.end_ms = tu_now_ms() + 1000 * tu_env_ulong("TPOLL_STRESS_SECONDS", 2);
     start_workers(w);
-    /* Workers stop at their time or op budget, which may be long. */
-    while (!tu_event_wait(&S.done, WORKERS))
-        ;
+    visit_while_workers_run();
     atomic_store(&S.phase, 1);
     check_nothing_lost();
     check_visits();
@@ -614,11 +644,11 @@ static void test_groups_stress(void **state)
                  S.seed, tu_backend(), S.fail.text);
     print_message("seed %lu%s: %lu ops, %lu callbacks, %lu moves across "
                   "groups (%lu from callbacks), %lu migrations, %lu thread "
-                  "restarts\n",
+                  "restarts, %lu visit rounds\n",
                   S.seed, S.flags ? " (edge)" : "", atomic_load(&S.ops),
                   atomic_load(&S.callbacks), atomic_load(&S.moves),
                   atomic_load(&S.cb_moves), atomic_load(&S.migrations),
-                  atomic_load(&S.restarts));
+                  atomic_load(&S.restarts), atomic_load(&S.visit_rounds));
     assert_true(atomic_load(&S.moves) > 0);
     assert_int_equal(tu_count_open_fds(), fds_before);
 }
