@@ -871,6 +871,22 @@ static int in_last_group(int threads)
     return threads - TPOLL_TID(last_group(threads), 0);
 }
 
+static int count_fd(struct tpoll *tp, int fd, void *owner, void *arg)
+{
+    (void)tp, (void)fd, (void)owner;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* How many fds of group g have a mask meeting m. */
+static int fds_meeting(struct tpoll *tp, int g, tpoll_mask_t m)
+{
+    int n = 0;
+
+    assert_int_equal(tpoll_fd_visit_group(tp, g, m, count_fd, &n), 0);
+    return n;
+}
+
 /*
  * 100 thread ids: the last group is partial (36 ids on LP64, 4 on 32-bit
  * systems). Every refusal changes nothing.
@@ -937,7 +953,10 @@ static void test_bad_input_partial_group(void **state)
     assert_int_equal(tpoll_fd_set_threads(tp, fd, beyond), -EINVAL);
     assert_int_equal(tpoll_fd_set_threads(tp, fd, valid | beyond), -EINVAL);
     assert_int_equal(tpoll_fd_set_threads(tp, fd, 0), -EINVAL);
+    assert_int_equal(fds_meeting(tp, last, TPOLL_THREAD(0)), 1);
     assert_int_equal(tpoll_fd_set_threads(tp, fd, TPOLL_THREAD(n - 1)), 0);
+    assert_int_equal(fds_meeting(tp, last, TPOLL_THREAD(0)), 0);
+    assert_int_equal(fds_meeting(tp, last, TPOLL_THREAD(n - 1)), 1);
     assert_int_equal(tpoll_fd_group(tp, fd), last);
 
     /* Per-thread calls: ids up to 99, not 100. */
