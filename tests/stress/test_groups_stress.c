@@ -44,7 +44,9 @@
 #define SLOTS (WORKERS * 3)
 #define MAX_UNREAD 4096
 
-enum { EMPTY, INSERTED, MOVING };
+/* A slot's fd is inserted, or moving: deleted with a release that
+ * inserts it again. */
+enum { INSERTED, MOVING };
 
 struct owner {
     int fd, slot, group;
