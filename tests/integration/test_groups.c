@@ -1059,11 +1059,12 @@ static void test_late_start_in_group(void **state)
     tu_destroy(tp);
 }
 
-/* The largest instance: thread id TPOLL_MAX_THREAD_IDS - 1 works. */
+/* The largest instance: thread id TPOLL_MAX_THREAD_IDS - 1 works. A
+ * small table: each group has its own (a cache line per slot). */
 static void test_largest_thread_id(void **state)
 {
     enum { TOP = TPOLL_MAX_THREAD_IDS - 1 };
-    struct tpoll *tp = tu_create(TPOLL_MAX_THREAD_IDS, 0);
+    struct tpoll *tp = tu_create(TPOLL_MAX_THREAD_IDS, 256);
     int tids[2] = {0, TOP};
     struct tu_loop l[2];
     struct gfd f;
