@@ -1022,6 +1022,48 @@ static void test_partial_group_routes(void **state)
 }
 
 /*
+ * A thread id's loop services are made at its first start: a signal
+ * watch and a timer set up for an id of group 2 before then work once it
+ * runs, and again after it restarts.
+ */
+static void test_services_before_first_start(void **state)
+{
+    struct tpoll *tp = tu_create(3 * TPOLL_MAX_THREADS, 0);
+    int tid = TPOLL_TID(2, 7), round, n = 0;
+    struct on_thread got = {0};
+    struct tpoll_timer t;
+    struct tu_event ev;
+    struct tu_loop l;
+
+    (void)state;
+    tu_event_init(&ev);
+    got.ev = &ev;
+    assert_int_equal(tpoll_signal_watch(tp, SIGUSR2, tid, record_signal, &got),
+                     0);
+    assert_int_equal(tpoll_timer_init(tp, &t, tid, record_timer, &got), 0);
+    assert_int_equal(tpoll_timer_arm(tp, &t, 0), -ESRCH);
+    assert_int_equal(tpoll_call(tp, tid, record_call, &got), -ESRCH);
+    for (round = 0; round < 2; round++) {
+        tu_loop_start(&l, tp, tid);
+        assert_int_equal(tpoll_timer_arm(tp, &t, 0), 0);
+        assert_true(tu_event_wait(&ev, ++n));
+        assert_int_equal(atomic_load(&got.tid), tid);
+        atomic_store(&got.tid, -1);
+        assert_int_equal(raise(SIGUSR2), 0);
+        assert_true(tu_event_wait(&ev, ++n));
+        assert_int_equal(atomic_load(&got.tid), tid);
+        atomic_store(&got.tid, -1);
+        assert_int_equal(tpoll_call(tp, tid, record_call, &got), 0);
+        assert_true(tu_event_wait(&ev, ++n));
+        assert_int_equal(atomic_load(&got.tid), tid);
+        tu_loop_stop(&l);
+    }
+    assert_int_equal(tpoll_signal_unwatch(tp, SIGUSR2), 0);
+    tu_event_destroy(&ev);
+    tu_destroy(tp);
+}
+
+/*
  * Fds inserted in a group before its thread starts, some with numbers
  * above every fd of group 0: the starting thread registers them; and
  * again after a restart.
@@ -1385,6 +1427,7 @@ int main(void)
         cmocka_unit_test(test_partial_group_routes),
         cmocka_unit_test(test_largest_thread_id),
         cmocka_unit_test(test_late_start_in_group),
+        cmocka_unit_test(test_services_before_first_start),
         cmocka_unit_test(test_destroy_with_fds_in_groups),
         cmocka_unit_test(test_fd_group_and_visit),
         cmocka_unit_test(test_fork_group_thread),
