@@ -16,7 +16,8 @@
  * a partial last group (100 ids), its threads at work, the largest
  * thread id, a thread started after its group's fds were inserted, a
  * destroy with fds left in groups, tpoll_fd_group and
- * tpoll_fd_visit_group, fork with a bound thread of a group above 0.
+ * tpoll_fd_visit_group, fork with a bound thread of a group above 0 (or
+ * from an unbound thread, the child binding an id of such a group).
  *
  * Sizes: a pool costs per started thread its poller's fds (2 on epoll, 3
  * with the kqueue emulation) and 2 per routed fd; 1024 threads need about
@@ -1299,77 +1300,78 @@ static void test_fd_group_and_visit(void **state)
     tu_destroy(tp);
 }
 
-/* fork: the child keeps a thread id of group 2 with a fresh poller. */
-struct frec {
-    int calls;
-};
-
-static int frec_called(void *arg)
-{
-    return ((struct frec *)arg)->calls > 0;
-}
-
-static void frec_cb(struct tpoll *tp, int fd, unsigned events, void *owner)
-{
-    (void)tp, (void)events;
-    ((struct frec *)owner)->calls++;
-    tu_drain(fd);
-}
-
-/* Child side, no cmocka assertions: the exit status names the step. */
-static int child_wait(struct tpoll *tp, struct frec *r, int calls)
+/*
+ * fork. Child side, no cmocka assertions (they would unwind into a copy
+ * of the parent's runner): the exit status names the step. Runs the
+ * calling thread's waits until *calls reaches n; 1 on success.
+ */
+static int wait_calls(struct tpoll *tp, atomic_ulong *calls, unsigned long n)
 {
     uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
 
-    while (r->calls < calls)
+    while (atomic_load(calls) < n)
         if (tpoll_wait(tp, 100) < 0 || tu_now_ms() > end)
             return 0;
     return 1;
 }
 
-static int child_main(struct tpoll *tp, int tid, int inherited, int peer,
-                      int other_group_fd, struct frec *r)
+/* In the child: fd (of r) gets its event on thread tid. */
+static int child_event(struct tpoll *tp, struct grec *r, int peer, int tid)
 {
-    struct frec fresh = {0};
+    unsigned long n = atomic_load(&r->calls) + 1;
+
+    return write(peer, "c", 1) == 1 && wait_calls(tp, &r->calls, n) &&
+           atomic_load(&r->last_tid) == tid && atomic_load(&r->bad) == 0;
+}
+
+/* The forking thread was bound to tid, of group 2: it keeps it. */
+static int child_keeps_id(struct tpoll *tp, int tid, struct grec *r, int peer,
+                          int other_group_fd)
+{
+    struct grec fresh;
     int sv[2];
 
     if (tpoll_after_fork(tp) != 0)
         return 10;
     if (tpoll_thread_id(tp) != tid)
         return 11;
-    if (tpoll_fd_group(tp, inherited) != TPOLL_GROUP(tid))
+    if (tpoll_fd_group(tp, r->fd) != TPOLL_GROUP(tid))
         return 12;
-    if (write(peer, "c", 1) != 1)
+    if (!child_event(tp, r, peer, tid))
         return 13;
-    if (!child_wait(tp, r, r->calls + 1))
-        return 14;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
-        return 15;
-    if (tpoll_fd_insert_group(tp, sv[0], frec_cb, &fresh, TPOLL_GROUP(tid),
-                              TPOLL_THREAD(tid) | TPOLL_THREAD(tid + 1),
-                              0) != 0 ||
+        return 14;
+    grec_init(&fresh, sv[0], TPOLL_GROUP(tid),
+              TPOLL_THREAD(tid) | TPOLL_THREAD(tid + 1));
+    if (tpoll_fd_insert_group(tp, sv[0], grec_cb, &fresh, fresh.group,
+                              atomic_load(&fresh.allowed), 0) != 0 ||
         tpoll_want_recv(tp, sv[0]) != 0)
+        return 15;
+    if (!child_event(tp, &fresh, sv[1], tid))
         return 16;
-    if (write(sv[1], "c", 1) != 1)
-        return 17;
-    if (!child_wait(tp, &fresh, 1))
-        return 18;
     /* An fd of group 1, whose thread is the parent's: nothing uses it. */
     if (tpoll_fd_delete(tp, other_group_fd) != 0)
-        return 19;
-    if (tpoll_fd_delete(tp, sv[0]) != 0 || tpoll_fd_delete(tp, inherited) != 0)
-        return 20;
+        return 17;
+    if (tpoll_fd_delete(tp, sv[0]) != 0 || tpoll_fd_delete(tp, r->fd) != 0)
+        return 18;
     return 0;
+}
+
+static void reap(pid_t pid)
+{
+    int status = 0;
+
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_fork_group_thread(void **state)
 {
     struct tpoll *tp = tu_create(3 * TPOLL_MAX_THREADS, 0);
     int tid = TPOLL_TID(2, 5), ltid = TPOLL_TID(1, 5);
-    struct frec r = {0};
     struct tu_loop l;
-    struct gfd other;
-    int sv[2], status = 0;
+    struct gfd mine, other;
     pid_t pid;
 
     (void)state;
@@ -1379,31 +1381,74 @@ static void test_fork_group_thread(void **state)
     assert_true(tu_wait_atomic(&other.r.calls, 1));
     /* Its thread idle again: in the child nothing of it is in use. */
     tu_loop_round_trip(&l);
-    tu_socketpair(sv);
     assert_int_equal(tpoll_thread_start(tp, tid), 0);
-    assert_int_equal(
-        tpoll_fd_insert_group(tp, sv[0], frec_cb, &r, 2, TPOLL_THREAD(tid), 0),
-        0);
-    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    gfd_insert(tp, &mine, 2, TPOLL_THREAD(tid), 0);
     assert_int_equal(tpoll_wait(tp, 0), 0);
     pid = tu_fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        _exit(child_main(tp, tid, sv[0], sv[1], other.sv[0], &r));
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+        _exit(child_keeps_id(tp, tid, &mine.r, mine.sv[1], other.sv[0]));
+    reap(pid);
     /* The parent's registrations did not move. */
-    tu_write_byte(sv[1]);
-    assert_true(tu_wait_until(tp, frec_called, &r));
+    tu_write_byte(mine.sv[1]);
+    assert_true(wait_calls(tp, &mine.r.calls, 1));
     tu_write_byte(other.sv[1]);
     assert_true(tu_wait_atomic(&other.r.calls, 2));
     assert_int_equal(atomic_load(&other.r.bad), 0);
+    assert_int_equal(atomic_load(&mine.r.bad), 0);
     tu_loop_stop(&l);
-    assert_int_equal(tpoll_fd_delete(tp, sv[0]), 0);
+    gfd_remove(tp, &mine);
     gfd_remove(tp, &other);
-    close(sv[0]);
-    close(sv[1]);
+    tu_destroy(tp);
+}
+
+/* The forking thread was unbound: the child binds tid, of group 2, which
+ * a loop of the parent holds, and the fd of that group works there. */
+static int child_takes_id(struct tpoll *tp, int tid, struct grec *r, int peer)
+{
+    if (tpoll_after_fork(tp) != 0)
+        return 10;
+    if (tpoll_thread_id(tp) != -EPERM)
+        return 11;
+    if (tpoll_thread_start(tp, tid) != 0)
+        return 12;
+    if (tpoll_want_recv(tp, r->fd) != 0)
+        return 13;
+    if (!child_event(tp, r, peer, tid))
+        return 14;
+    if (tpoll_fd_delete(tp, r->fd) != 0 || tpoll_thread_stop(tp) != 0)
+        return 15;
+    return 0;
+}
+
+static void test_fork_unbound_child_takes_group_id(void **state)
+{
+    struct tpoll *tp = tu_create(3 * TPOLL_MAX_THREADS, 0);
+    int tid = TPOLL_TID(2, 9);
+    struct tu_loop l;
+    struct gfd f;
+    pid_t pid;
+
+    (void)state;
+    tu_loop_start(&l, tp, tid);
+    gfd_insert(tp, &f, 2, TPOLL_THREAD(tid), 0);
+    tu_write_byte(f.sv[1]);
+    assert_true(tu_wait_atomic(&f.r.calls, 1));
+    /* The parent's loop leaves the child's bytes alone. */
+    assert_int_equal(tpoll_stop_recv(tp, f.sv[0]), 0);
+    tu_loop_round_trip(&l);
+    pid = tu_fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_takes_id(tp, tid, &f.r, f.sv[1]));
+    reap(pid);
+    assert_int_equal(tpoll_want_recv(tp, f.sv[0]), 0);
+    tu_write_byte(f.sv[1]);
+    assert_true(tu_wait_atomic(&f.r.calls, 2));
+    assert_int_equal(atomic_load(&f.r.last_tid), tid);
+    assert_int_equal(atomic_load(&f.r.bad), 0);
+    tu_loop_stop(&l);
+    gfd_remove(tp, &f);
     tu_destroy(tp);
 }
 
@@ -1431,6 +1476,7 @@ int main(void)
         cmocka_unit_test(test_destroy_with_fds_in_groups),
         cmocka_unit_test(test_fd_group_and_visit),
         cmocka_unit_test(test_fork_group_thread),
+        cmocka_unit_test(test_fork_unbound_child_takes_group_id),
     };
     int failed = 0;
 
