@@ -1357,6 +1357,17 @@ static int child_keeps_id(struct tpoll *tp, int tid, struct grec *r, int peer,
     return 0;
 }
 
+/* l runs tid, and f, inserted in tid's group for tid alone, has had a
+ * callback there. */
+static void loop_with_fd(struct tpoll *tp, struct tu_loop *l, struct gfd *f,
+                         int tid)
+{
+    tu_loop_start(l, tp, tid);
+    gfd_insert(tp, f, TPOLL_GROUP(tid), TPOLL_THREAD(tid), 0);
+    tu_write_byte(f->sv[1]);
+    assert_true(tu_wait_atomic(&f->r.calls, 1));
+}
+
 static void reap(pid_t pid)
 {
     int status = 0;
@@ -1375,10 +1386,7 @@ static void test_fork_group_thread(void **state)
     pid_t pid;
 
     (void)state;
-    tu_loop_start(&l, tp, ltid);
-    gfd_insert(tp, &other, 1, TPOLL_THREAD(ltid), 0);
-    tu_write_byte(other.sv[1]);
-    assert_true(tu_wait_atomic(&other.r.calls, 1));
+    loop_with_fd(tp, &l, &other, ltid);
     /* Its thread idle again: in the child nothing of it is in use. */
     tu_loop_round_trip(&l);
     assert_int_equal(tpoll_thread_start(tp, tid), 0);
@@ -1430,10 +1438,7 @@ static void test_fork_unbound_child_takes_group_id(void **state)
     pid_t pid;
 
     (void)state;
-    tu_loop_start(&l, tp, tid);
-    gfd_insert(tp, &f, 2, TPOLL_THREAD(tid), 0);
-    tu_write_byte(f.sv[1]);
-    assert_true(tu_wait_atomic(&f.r.calls, 1));
+    loop_with_fd(tp, &l, &f, tid);
     /* The parent's loop leaves the child's bytes alone. */
     assert_int_equal(tpoll_stop_recv(tp, f.sv[0]), 0);
     tu_loop_round_trip(&l);
