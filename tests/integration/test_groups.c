@@ -137,6 +137,16 @@ static int raise_fd_limit(struct pool *p)
     return 0;
 }
 
+static int table_size(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > INT_MAX)
+        return 0;
+    return (int)rl.rlim_cur;
+}
+
 static int pool_setup(void **state, int groups)
 {
     struct pool *p = calloc(1, sizeof(*p));
@@ -149,7 +159,9 @@ static int pool_setup(void **state, int groups)
     pool_size(p);
     if (raise_fd_limit(p) != 0)
         return -1;
-    p->tp = tu_create(groups * TPOLL_MAX_THREADS, 0);
+    /* Every fd number is below the soft limit: a table per group of that
+     * size, not of the hard limit (address space per group). */
+    p->tp = tu_create(groups * TPOLL_MAX_THREADS, table_size());
     p->main_tid = TPOLL_TID(groups - 1, p->per_group - 1);
     p->nloops = groups * p->per_group - 1;
     p->loops = calloc((size_t)p->nloops, sizeof(*p->loops));
