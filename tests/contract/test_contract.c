@@ -349,6 +349,9 @@ static void test_null_instance(void **state)
                      -EINVAL);
     assert_int_equal(tpoll_fd_insert_flags(NULL, sv[0], probe_cb, NULL, 1, 0),
                      -EINVAL);
+    assert_int_equal(
+        tpoll_fd_insert_group(NULL, sv[0], probe_cb, NULL, 0, 1, 0), -EINVAL);
+    assert_int_equal(tpoll_fd_group(NULL, sv[0]), -EINVAL);
     assert_int_equal(tpoll_fd_delete(NULL, sv[0]), -EINVAL);
     assert_int_equal(tpoll_fd_set_threads(NULL, sv[0], 1), -EINVAL);
     assert_int_equal(tpoll_want_recv(NULL, sv[0]), -EINVAL);
