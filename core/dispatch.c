@@ -101,6 +101,7 @@ int tp__event_other(struct tp__thread *th, int fd, uint32_t gen, unsigned ev)
     AO_t st = tp_load(&e->state), mask = tp_load(&e->thread_mask);
 
     if ((gen & 1) || TP_GEN(st) != (gen | 1) || !(mask & bit)) {
+        TP_HOOK(TP_HOOK_EVENT_DROPPING, fd);
         tp_and(&e->running_mask, ~bit);
         if (TP_UNLIKELY(ev & TP_EV_TAKEN) && !th->fork_pending)
             give_back(th->grp, e, fd, st, gen | 1, ev);
@@ -134,23 +135,32 @@ static void unwatch(struct tp__thread *th, int fd)
     tp__fd_unlock(e);
 }
 
+/* The hint is set (a full barrier) before running_mask is read again; a
+ * leaving thread clears its running bit (a full barrier) before it reads
+ * its hint: either it re-marks the fd, or this sees it gone. */
+int tp__others_inside(struct tp__thread *th, struct tp__fd *e)
+{
+    struct tp__thread *threads = th->grp->threads;
+    tpoll_mask_t others = tp_load(&e->running_mask) & ~th->bit, m;
+
+    for (m = others; m; m &= m - 1)
+        tp_or(&threads[tp__ctz(m)].head.owed, 1);
+    return (tp_load(&e->running_mask) & others) != 0;
+}
+
 /*
  * The thread the fd left still runs its callback. Waiting for it by
  * polling again would spin (a ready fd makes every poll return at once),
  * so this thread remembers the fd as held, stops watching it, and asks
  * each thread still inside to re-mark it when it leaves (the owed hint,
  * tp__event_left); the update pass watches a held fd again once no other
- * thread runs it. The hint is set (a full barrier) before running_mask
- * is read again; a leaving thread clears its running bit (a full
- * barrier) before it reads its hint: either it re-marks the fd, or this
- * sees it gone and queues the fd itself.
+ * thread runs it (asking again the threads it then finds inside), and
+ * this one queues the fd itself if they all left already.
  */
 void tp__event_held(struct tp__thread *th, int fd)
 {
     struct tp__fd *e = &th->head.fds[fd];
-    struct tp__thread *threads = th->grp->threads;
-    tpoll_mask_t others, m;
-    int i;
+    int i, inside;
 
     for (i = 0; i < th->nheld && th->held[i] != fd; i++)
         ;
@@ -158,11 +168,9 @@ void tp__event_held(struct tp__thread *th, int fd)
         return;
     th->held[i] = fd;
     th->nheld += i == th->nheld;
-    others = tp_load(&e->running_mask) & ~th->bit;
-    for (m = others; m; m &= m - 1)
-        tp_or(&threads[tp__ctz(m)].head.owed, 1);
+    inside = tp__others_inside(th, e);
     unwatch(th, fd);
-    if (!(tp_load(&e->running_mask) & others))
+    if (!inside)
         tp__mark_self(th, fd);
     if (TP_UNLIKELY(tp_load(&th->head.owed)))
         tp__event_left(th, fd);

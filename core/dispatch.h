@@ -10,6 +10,10 @@ struct tp__thread;
 /* An event of a one-thread fd held back while the thread it migrated from
  * still runs its callback. */
 void tp__event_held(struct tp__thread *th, int fd);
+/* Whether a thread other than th is inside the callback of fd (entry e)
+ * or dropping its event; each such thread is asked to re-mark fd for the
+ * threads of its mask when it leaves (tp__event_left). */
+int tp__others_inside(struct tp__thread *th, struct tp__fd *e);
 /* Out of fd's callback (or its event), with something waiting for that:
  * a delete or migration, or a thread that held an event back. */
 void tp__event_left(struct tp__thread *th, int fd);

@@ -44,6 +44,8 @@ enum tp__hook_point {
                                     arg: fd */
     TP_HOOK_CALL_RINGS_MADE,     /* thread_start: a thread id's call rings
                                     allocated, not yet in place; arg: tid */
+    TP_HOOK_EVENT_DROPPING,      /* an event failed its checks, running bit
+                                    still set, drop next; arg: fd */
     TP_HOOK_COUNT
 };
 

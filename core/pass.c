@@ -44,17 +44,20 @@ static unsigned excl_flag(const struct tp__thread *th, AO_t st, unsigned want)
 }
 
 /* fd is held (tp__event_held) while it is a one-thread fd of this thread
- * that another thread still runs; once not, it is forgotten as held. */
+ * that another thread still runs; once not, it is forgotten as held. The
+ * threads found inside are asked to re-mark the fd when they leave: not
+ * only those the hold asked, since one that entered since (a thread that
+ * left the mask, dropping an event its poller still had) would otherwise
+ * leave the fd unwatched for good. */
 static TP_NOINLINE int still_held(struct tp__thread *th, int fd,
-                                  const struct tp__fd *e)
+                                  struct tp__fd *e)
 {
     int i;
 
     for (i = 0; i < th->nheld; i++) {
         if (th->held[i] != fd)
             continue;
-        if (tp_load(&e->thread_mask) == th->bit &&
-            (tp_load(&e->running_mask) & ~th->bit))
+        if (tp_load(&e->thread_mask) == th->bit && tp__others_inside(th, e))
             return 1;
         th->held[i] = th->held[--th->nheld];
         return 0;

@@ -350,8 +350,8 @@ static void test_no_callback_starts_on_a_removed_thread(void **state)
  * again.
  */
 struct per_thread {
-    atomic_int calls[2];
-    atomic_uint events[2];
+    atomic_int calls[3];
+    atomic_uint events[3];
 };
 
 static void per_thread_cb(struct tpoll *tp, int fd, unsigned events,
@@ -476,6 +476,79 @@ static void test_held_event_does_not_spin(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * The held event's thread (1) checks the fd again in its pass when the
+ * thread it waited for (0) left, and finds inside another thread (2) that
+ * left the mask too and is dropping an event its poller still had: that
+ * one must re-mark the fd when it leaves, or thread 1 never watches the
+ * fd again. Before, only the threads inside at the hold were asked, and
+ * the fd stayed silent for good (found by the thread-group tests, under
+ * TSan, as a migration whose fd went quiet).
+ */
+static void test_held_event_meets_a_late_dropper(void **state)
+{
+    struct tpoll *tp = tu_create(3, 0);
+    struct tu_trap *polled, *checked, *dropping, *moved;
+    struct per_thread p = {0};
+    struct migrator m = {0};
+    struct tu_loop l0, l1, l2;
+    uint64_t end;
+    int sv[2], calls;
+
+    (void)state;
+    tu_socketpair(sv);
+    assert_int_equal(tpoll_fd_insert(tp, sv[0], per_thread_cb, &p, 7), 0);
+    assert_int_equal(tpoll_want_recv(tp, sv[0]), 0);
+    tu_write_byte(sv[1]); /* never read: ready at every poll */
+    /* Thread 2 fetches the fd's event and stops before dispatching it. */
+    polled = tu_trap_arm(TP_HOOK_POLLED, 2);
+    tu_loop_start(&l2, tp, 2);
+    assert_true(tu_trap_wait(polled));
+    /* Thread 0 enters the callback and stops there (running bit set). */
+    checked = tu_trap_arm(TP_HOOK_DISPATCH_CHECKED, sv[0]);
+    tu_loop_start(&l0, tp, 0);
+    assert_true(tu_trap_wait(checked));
+    /* Move the fd to thread 1 alone. The move waits for thread 0: in a
+     * thread of its own, stopped right after the mask changed. Thread 1
+     * starts then: it registers the fd, finds thread 0 inside, holds the
+     * event back and stops watching the fd (any wait of it returns with
+     * the fd until then: two more waits make sure). */
+    m.tp = tp;
+    m.fd = sv[0];
+    moved = tu_trap_arm(TP_HOOK_MIGRATE_WAIT, sv[0]);
+    assert_int_equal(pthread_create(&m.thread, NULL, migrate_to_1, &m), 0);
+    assert_true(tu_trap_wait(moved));
+    tu_loop_start(&l1, tp, 1);
+    tu_loop_round_trip(&l1);
+    assert_int_equal(atomic_load(&p.calls[1]), 0);
+    tu_trap_release(moved);
+    /* Thread 2 dispatches the event it fetched before the move: it has
+     * left the mask, and stops with its running bit set, dropping it. */
+    dropping = tu_trap_arm(TP_HOOK_EVENT_DROPPING, sv[0]);
+    tu_trap_release(polled);
+    assert_true(tu_trap_wait(dropping));
+    /* Thread 0 leaves the callback and re-marks the fd for thread 1,
+     * whose pass finds thread 2 inside: still held. */
+    tu_trap_release(checked);
+    assert_int_equal(pthread_join(m.thread, NULL), 0);
+    assert_int_equal(m.result, 0);
+    tu_loop_round_trip(&l1);
+    calls = atomic_load(&p.calls[1]);
+    /* Thread 2 leaves: thread 1 watches the fd again and is told. */
+    tu_trap_release(dropping);
+    end = tu_now_ms() + TU_DEADLINE_MS;
+    while (atomic_load(&p.calls[1]) == calls && tu_now_ms() < end)
+        sched_yield();
+    assert_true(atomic_load(&p.calls[1]) > calls);
+    assert_int_equal(tpoll_fd_delete_wait(tp, sv[0]), 0);
+    tu_loop_stop(&l0);
+    tu_loop_stop(&l1);
+    tu_loop_stop(&l2);
+    close(sv[0]);
+    close(sv[1]);
+    tu_destroy(tp);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -550,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_no_callback_starts_on_a_removed_thread),
         cmocka_unit_test(test_migrated_registration_error_is_not_dropped),
         cmocka_unit_test(test_held_event_does_not_spin),
+        cmocka_unit_test(test_held_event_meets_a_late_dropper),
         cmocka_unit_test(test_interest_change_between_poll_and_dispatch),
     };
 
