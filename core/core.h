@@ -134,7 +134,6 @@ struct tp__group {
     tp_atomic_t started; /* threads with an open poller and inbox */
     tp_atomic_t hwm;     /* 1 + highest fd ever inserted in it */
     void *fds_mem;       /* what to free: see tp__calloc_lines */
-    int index;
 };
 
 struct tpoll {

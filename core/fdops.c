@@ -165,18 +165,26 @@ int tpoll_fd_insert_group(struct tpoll *tp, int fd, tpoll_cb cb, void *owner,
     return 0;
 }
 
+/* Without a lock: the group fd's number is inserted in and the state of
+ * its entry there, read once, or -ENOENT; fd is in range. */
+static int live_state(const struct tpoll *tp, int fd, AO_t *st)
+{
+    int g = 0;
+
+    *st = tp_load(&tp->group[0].fds[fd].state);
+    if (!(*st & TP_ST_INUSE) && (g = away_index(tp, fd)) != 0)
+        *st = tp_load(&tp->group[g].fds[fd].state);
+    return *st & TP_ST_INUSE ? g : -ENOENT;
+}
+
 int tpoll_fd_group(const struct tpoll *tp, int fd)
 {
-    int err = 0, g;
+    int err = 0;
+    AO_t st;
 
     if (fd_entry(tp, fd, &err) == NULL)
         return err;
-    if (tp_load(&tp->group[0].fds[fd].state) & TP_ST_INUSE)
-        return 0;
-    g = away_index(tp, fd);
-    if (g == 0 || !(tp_load(&tp->group[g].fds[fd].state) & TP_ST_INUSE))
-        return -ENOENT;
-    return g;
+    return live_state(tp, fd, &st);
 }
 
 /* What the first phase of a delete leaves in use (delete_locked). */
@@ -604,10 +612,7 @@ int tpoll_fd_interest(const struct tpoll *tp, int fd)
 
     if (fd_entry(tp, fd, &err) == NULL)
         return err;
-    st = tp_load(&tp->group[0].fds[fd].state);
-    if (!(st & TP_ST_INUSE) && away_index(tp, fd) != 0)
-        st = tp_load(&tp->group[away_index(tp, fd)].fds[fd].state);
-    if (!(st & TP_ST_INUSE))
+    if (live_state(tp, fd, &st) < 0)
         return -ENOENT;
     return (int)((st & TP_EV_BOTH) | (st & TP_ST_CLOSE ? TPOLL_RDHUP : 0));
 }

@@ -61,9 +61,11 @@ static void reset_numbers(struct tpoll *tp)
 {
     int g, fd, top = 0;
 
-    for (g = 0; g < tp->ngroups; g++)
-        if ((int)tp_load(&tp->group[g].hwm) > top)
-            top = (int)tp_load(&tp->group[g].hwm);
+    for (g = 0; g < tp->ngroups; g++) {
+        int hwm = (int)tp_load(&tp->group[g].hwm);
+
+        top = hwm > top ? hwm : top;
+    }
     for (fd = (int)tp_load(&tp->group[0].hwm); fd < top; fd++)
         tp_and(&tp->group[0].fds[fd].state, ~(AO_t)TP_ST_LOCK);
     if (tp->away == NULL)

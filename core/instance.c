@@ -104,7 +104,6 @@ static int make_groups(struct tpoll *tp)
             return -ENOMEM;
         grp->threads = &tp->threads[(size_t)g * TPOLL_MAX_THREADS];
         grp->tp = tp;
-        grp->index = g;
         grp->all =
             n >= TPOLL_MAX_THREADS ? ~(tpoll_mask_t)0 : TPOLL_THREAD(n) - 1;
     }
