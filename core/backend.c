@@ -54,7 +54,7 @@ void tp__remove_failed(struct tp__thread *th, int fd, unsigned dirs, int err)
 
 /* The swap is a full barrier: a delete that clears a polled bit after the
  * rebuild's scan read it sets the flag again after ours is cleared. The
- * first read is an acquire: it follows the owner's fetch-or of SLEEPING
+ * first read is an acquire: it follows the owner's fetch-and-add of SLEEPING
  * in the handshake with a delete (raise_rebuild), and a relaxed load may
  * be satisfied before that read-modify-write's store is visible (arm64
  * without LSE atomics: LDAXR/STLXR, then a plain LDR). */

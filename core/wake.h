@@ -23,14 +23,17 @@
 #define TP_W_OWED 0x4u
 
 /* Owner, before blocking: publishes SLEEPING and reads what notifiers
- * left, in one fetch-or. Returns 1 if the owner may block. The fetch-or
- * is the fence: it forbids the owner's read of the word (and, after it,
- * of the inbox) from being satisfied before its SLEEPING is visible to a
- * notifier (the store-buffer reordering that lost wake-ups with two
- * words). */
+ * left, in one read-modify-write. Returns 1 if the owner may block. The
+ * read-modify-write is the fence: it forbids the owner's read of the word
+ * (and, after it, of the inbox) from being satisfied before its SLEEPING
+ * is visible to a notifier (the store-buffer reordering that lost
+ * wake-ups with two words). An add, not an or: SLEEPING is clear here
+ * (only the owner sets it, and tp__wake_sleep_end clears it after every
+ * poll), so adding it is or-ing it, and a fetch-and-add is one locked
+ * instruction where a fetch-or is a compare-and-swap loop. */
 static inline int tp__wake_sleep_begin(tp_atomic_t *w)
 {
-    return !(tp_fetch_or(w, TP_W_SLEEPING) & (TP_W_NOTIFIED | TP_W_OWED));
+    return !(tp_fetch_add(w, TP_W_SLEEPING) & (TP_W_NOTIFIED | TP_W_OWED));
 }
 
 /* Owner, once the poll returned: a notification from now on is for the

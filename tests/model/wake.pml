@@ -343,9 +343,12 @@ active proctype owner()
         choose_timeout();
         if
         :: slept ->
-            /* tp__wake_sleep_begin; (b) counts the signals from here */
-            d_step { drain(0); old = mem[W]; mem[W] = old | W_SLEEPING; sigs = 0 };
-            printf("owner: fetch_or SLEEPING, w was %d\n", old);
+            /* tp__wake_sleep_begin: a fetch-and-add, which is the
+             * fetch-or it stands for only while SLEEPING is clear;
+             * (b) counts the signals from here */
+            d_step { drain(0); old = mem[W]; mem[W] = old + W_SLEEPING; sigs = 0 };
+            assert(!(old & W_SLEEPING));
+            printf("owner: fetch_add SLEEPING, w was %d\n", old);
             if
             :: old & (W_NOTIFIED | W_OWED) -> timed = 1
             :: else
