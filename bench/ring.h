@@ -47,6 +47,8 @@ void ring_on_read(struct ring *r, int idx);
 /* What this build provides. */
 extern const struct ring_impl ring_epoll_impl;
 extern const struct ring_impl ring_poll_impl;
+/* The floor of a dispatching library (ring_table.c): a prototype. */
+extern const struct ring_impl ring_table_impl;
 /* The tpoll implementations this build compiles in; returns their count. */
 int ring_tpoll_list(const struct ring_impl **out);
 #ifdef BENCH_HAVE_URING
