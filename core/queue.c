@@ -51,20 +51,37 @@ void tp__inbox_set_dead(struct tp__thread *th, int dead)
  */
 static TP_NOINLINE void compact_local(struct tp__thread *th)
 {
-    int i, kept = 0;
+    /* In locals: every atomic operation is a compiler barrier, after
+     * which fields of th would be loaded again. */
+    struct tp__fd *fds = th->head.fds;
+    int *local = th->local;
+    tpoll_mask_t bit = th->bit;
+    int i, n = th->nlocal, kept = 0;
 
-    for (i = 0; i < th->nlocal; i++) {
-        struct tp__fd *e = &th->head.fds[th->local[i]];
+    for (i = 0; i < n; i++) {
+        struct tp__fd *e = &fds[local[i]];
 
-        tp_and(&e->update_mask, ~th->bit);
-        if (tp__wanted(e, tp_load(&e->state), th->bit) ==
-            tp__polled_for(e, th->bit))
+        tp_and(&e->update_mask, ~bit);
+        if (tp__wanted(e, tp_load(&e->state), bit) == tp__polled_for(e, bit))
             continue;
-        if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit))
-            th->local[kept++] = th->local[i];
+        if (!(tp_fetch_or(&e->update_mask, bit) & bit))
+            local[kept++] = local[i];
     }
-    tp_count(&th->ctr.updates, (AO_t)(th->nlocal - kept));
+    tp_count(&th->ctr.updates, (AO_t)(n - kept));
     th->nlocal = kept;
+}
+
+/* Out of line, so that the common path needs no call frame. Not while
+ * the pass walks the queue (a refused removal queues its fd again from
+ * inside the pass). */
+static TP_NOINLINE void queue_full(struct tp__thread *th, int fd)
+{
+    if (!th->overflow && !th->in_pass)
+        compact_local(th);
+    if (th->nlocal < th->qcap)
+        th->local[th->nlocal++] = fd;
+    else
+        th->overflow = 1;
 }
 
 void tp__mark_self(struct tp__thread *th, int fd)
@@ -73,17 +90,16 @@ void tp__mark_self(struct tp__thread *th, int fd)
 
     if (tp_load_relaxed(&e->update_mask) & th->bit)
         return;
-    if (!(tp_fetch_or(&e->update_mask, th->bit) & th->bit)) {
-        /* Not while the pass walks the queue (a refused removal queues
-         * its fd again from inside the pass). */
-        if (TP_UNLIKELY(th->nlocal == th->qcap) && !th->overflow &&
-            !th->in_pass)
-            compact_local(th);
-        if (TP_LIKELY(th->nlocal < th->qcap))
-            th->local[th->nlocal++] = fd;
-        else
-            th->overflow = 1;
-    }
+    /* An or, one locked instruction, where a fetch-or is a
+     * compare-and-swap loop. Only this thread clears its bit, so it is
+     * still clear unless another thread set it meanwhile (mark_remote,
+     * which then queued the fd on the inbox): the fd is then queued
+     * twice, and the second visit finds it settled. */
+    tp_or(&e->update_mask, th->bit);
+    if (TP_LIKELY(th->nlocal < th->qcap))
+        th->local[th->nlocal++] = fd;
+    else
+        queue_full(th, fd);
 }
 
 /* The dead check and the bit flip happen under the inbox lock, so that a

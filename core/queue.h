@@ -3,8 +3,11 @@
  * Update queues. A change of an fd sets, for every started thread that
  * must act, its bit in update_mask; whoever flips the bit from 0 to 1
  * queues the fd on that thread (its local array, or its inbox when the
- * change comes from another thread), so an fd sits at most once in a
- * thread's queues. The update pass (pass.c) empties them.
+ * change comes from another thread). A thread queuing on itself sets
+ * the bit with a plain locked or when it saw it clear, so another
+ * thread's change may queue the same fd on its inbox meanwhile: an fd
+ * sits at most once in each of a thread's queues. The update pass
+ * (pass.c) empties them.
  */
 #ifndef TP_CORE_QUEUE_H
 #define TP_CORE_QUEUE_H

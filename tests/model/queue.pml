@@ -140,21 +140,18 @@ inline update_pass()
     fi
 }
 
+/* The thread's own mark: it saw its bit clear, then sets it with an
+ * atomic or (not a fetch-or) and queues the fd whatever another thread
+ * did in between (a remote mark then queued it on the inbox too). */
 inline mark_self(f)
 {
     if
     :: !update[f] ->
-        atomic {
-            if
-            :: !update[f] ->
-                update[f] = 1;
-                if
-                :: nlocal < CAP -> lentry = f; nlocal++
-                :: else -> overflow = 1
-                fi
-            :: else
-            fi
-        }
+        update[f] = 1;
+        if
+        :: nlocal < CAP -> lentry = f; nlocal++
+        :: else -> overflow = 1
+        fi
     :: else
     fi
 }
