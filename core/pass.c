@@ -231,11 +231,36 @@ static int update_fd(struct tp__thread *th, int fd)
  * flush. kinds: the thread has close-only registrations, whose kind the
  * polled bits do not tell. */
 static int settled(const struct tp__thread *th, const struct tp__fd *e,
-                   int kinds)
+                   tpoll_mask_t bit, int kinds)
 {
-    return tp__wanted(e, tp_load(&e->state), th->bit) ==
+    return tp__wanted(e, tp_load(&e->state), bit) ==
            (kinds ? have_for(th, e, (int)(e - th->head.fds))
-                  : tp__polled_for(e, th->bit));
+                  : tp__polled_for(e, bit));
+}
+
+/*
+ * Immediate backends: the first n entries' update bits are cleared, and
+ * those found settled leave the queue at once; the others move to its
+ * front, in order, and the pass then takes their locks. A loop of its own,
+ * with the thread's fields in registers (every atomic operation is a
+ * compiler barrier), for the common pass of a thread whose fds' interest
+ * came back to what it watches. Returns how many stay.
+ */
+static int drop_settled(struct tp__thread *th, int n, int kinds)
+{
+    struct tp__fd *fds = th->head.fds;
+    int *local = th->local;
+    tpoll_mask_t bit = th->bit;
+    int i, kept = 0;
+
+    for (i = 0; i < n; i++) {
+        struct tp__fd *e = &fds[local[i]];
+
+        tp_and(&e->update_mask, ~bit);
+        if (!settled(th, e, bit, kinds))
+            local[kept++] = local[i];
+    }
+    return kept;
 }
 
 static void unlock_range(struct tp__thread *th, int from, int to)
@@ -267,15 +292,17 @@ static void process_queue(struct tp__thread *th)
      * its polled bits alone on a thread without close-only registrations
      * (the bitmap is made in a pass, for an fd the pass has reached). */
     int skip = batch ? 0 : th->closeonly == NULL ? 1 : 2;
+    int visit;
     AO_t st;
 
     th->in_pass = 1;
-    for (i = 0; i < n; i++) {
+    /* The bits of the fds left to visit are cleared already. */
+    visit = skip ? drop_settled(th, n, skip == 2) : n;
+    for (i = 0; i < visit; i++) {
         struct tp__fd *e = &th->head.fds[th->local[i]];
 
-        tp_and(&e->update_mask, ~th->bit);
-        if (skip && settled(th, e, skip == 2))
-            continue;
+        if (!skip)
+            tp_and(&e->update_mask, ~th->bit);
         if (!tp__fd_trylock(e, &st)) {
             if (batch) {
                 if (changed)
