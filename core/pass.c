@@ -123,26 +123,13 @@ static TP_NOINLINE void take_ready(struct tp__thread *th, int fd,
  * is watched by a recv-side registration of its own kind: counted in
  * polled_recv like any (so that delete, migration, thread stop and fork
  * remove it as one), and told apart by the thread's close-only bitmap,
- * one bit per fd. Only this thread reads or writes it, in its update pass
- * with the fd locked; it is made at the thread's first close-only
- * registration. A bit is read only while the thread's polled_recv bit is
- * set, and written at every registration change once the bitmap exists,
- * so one left behind by a registration removed elsewhere never counts.
+ * one bit per fd (read by tp__have_for, queue.h). Only this thread reads
+ * or writes it; it is written in its update pass with the fd locked, and
+ * made at the thread's first close-only registration. A bit is read only
+ * while the thread's polled_recv bit is set, and written at every
+ * registration change once the bitmap exists, so one left behind by a
+ * registration removed elsewhere never counts.
  */
-#define TP_WORD_BITS (8 * sizeof(unsigned long))
-
-static unsigned have_for(const struct tp__thread *th, const struct tp__fd *e,
-                         int fd)
-{
-    unsigned have = tp__polled_for(e, th->bit);
-
-    if (th->closeonly != NULL && (have & TP_EV_RECV) &&
-        (th->closeonly[(unsigned)fd / TP_WORD_BITS] >>
-         ((unsigned)fd % TP_WORD_BITS)) &
-            1)
-        have |= TP_EV_CLOSEONLY;
-    return have;
-}
 
 static void note_closeonly(struct tp__thread *th, int fd, unsigned want)
 {
@@ -178,7 +165,7 @@ static int update_fd(struct tp__thread *th, int fd)
     struct tp__fd *e = &th->head.fds[fd];
     AO_t st = tp_load(&e->state);
     unsigned want = tp__wanted(e, st, th->bit);
-    unsigned have = have_for(th, e, fd);
+    unsigned have = tp__have_for(th, e, fd);
     unsigned edge = 0;
     int err = 0;
 
@@ -223,46 +210,6 @@ static int update_fd(struct tp__thread *th, int fd)
     return 1;
 }
 
-/* want == have, read without the lock: the common stop-then-want case.
- * Nothing here needs the lock: only this thread sets its polled bits, a
- * delete removes registrations itself, and a change racing with this read
- * queues the fd again (its update bit was cleared just before). Immediate
- * backends only, since a batch keeps the fds it queued locked until the
- * flush. kinds: the thread has close-only registrations, whose kind the
- * polled bits do not tell. */
-static int settled(const struct tp__thread *th, const struct tp__fd *e,
-                   tpoll_mask_t bit, int kinds)
-{
-    return tp__wanted(e, tp_load(&e->state), bit) ==
-           (kinds ? have_for(th, e, (int)(e - th->head.fds))
-                  : tp__polled_for(e, bit));
-}
-
-/*
- * Immediate backends: the first n entries' update bits are cleared, and
- * those found settled leave the queue at once; the others move to its
- * front, in order, and the pass then takes their locks. A loop of its own,
- * with the thread's fields in registers (every atomic operation is a
- * compiler barrier), for the common pass of a thread whose fds' interest
- * came back to what it watches. Returns how many stay.
- */
-static int drop_settled(struct tp__thread *th, int n, int kinds)
-{
-    struct tp__fd *fds = th->head.fds;
-    int *local = th->local;
-    tpoll_mask_t bit = th->bit;
-    int i, kept = 0;
-
-    for (i = 0; i < n; i++) {
-        struct tp__fd *e = &fds[local[i]];
-
-        tp_and(&e->update_mask, ~bit);
-        if (!settled(th, e, bit, kinds))
-            local[kept++] = local[i];
-    }
-    return kept;
-}
-
 static void unlock_range(struct tp__thread *th, int from, int to)
 {
     int i;
@@ -288,16 +235,18 @@ static void process_queue(struct tp__thread *th)
 {
     int batch = (th->head.tp->be->caps & TP_CAP_BATCH) != 0;
     int i, n = th->nlocal, held_from = 0, changed = 0;
-    /* How an fd is found settled without its lock: never in a batch; by
-     * its polled bits alone on a thread without close-only registrations
-     * (the bitmap is made in a pass, for an fd the pass has reached). */
+    /* How an fd is found settled without its lock (tp__drop_settled):
+     * never in a batch, which keeps the fds it queued locked until the
+     * flush; by its polled bits alone on a thread without close-only
+     * registrations (the bitmap is made in a pass, for an fd the pass has
+     * reached). */
     int skip = batch ? 0 : th->closeonly == NULL ? 1 : 2;
     int visit;
     AO_t st;
 
     th->in_pass = 1;
     /* The bits of the fds left to visit are cleared already. */
-    visit = skip ? drop_settled(th, n, skip == 2) : n;
+    visit = skip ? tp__drop_settled(th, n, skip == 2) : n;
     for (i = 0; i < visit; i++) {
         struct tp__fd *e = &th->head.fds[th->local[i]];
 

@@ -38,37 +38,56 @@ void tp__inbox_set_dead(struct tp__thread *th, int dead)
 }
 
 /*
+ * Nothing here needs the fd's lock: only this thread sets its polled bits,
+ * a delete removes registrations itself, and a change racing with the read
+ * of the state queues the fd again (its update bit was cleared just
+ * before). Its own loop, with the thread's fields in registers (every
+ * atomic operation is a compiler barrier, after which fields of th would
+ * be loaded again): the update pass and the compaction of a full queue
+ * both run it over every fd a re-registration queued.
+ */
+int tp__drop_settled(struct tp__thread *th, int n, int kinds)
+{
+    struct tp__fd *fds = th->head.fds;
+    int *local = th->local;
+    tpoll_mask_t bit = th->bit;
+    int i, kept = 0;
+
+    for (i = 0; i < n; i++) {
+        int fd = local[i];
+        struct tp__fd *e = &fds[fd];
+
+        tp_and(&e->update_mask, ~bit);
+        if (tp__wanted(e, tp_load(&e->state), bit) !=
+            (kinds ? tp__have_for(th, e, fd) : tp__polled_for(e, bit)))
+            local[kept++] = fd;
+    }
+    return kept;
+}
+
+/*
  * A full local queue is mostly made of fds whose changes cancelled out (a
  * stop and a want of the same fd, the common re-registration): drop
  * those now, while their entries are still in cache, rather than let the
  * queue overflow into a scan of the whole table at the next pass (at
  * 10,000 changed fds the table no longer fits the cache, and the pass
  * touched each entry a second time from memory). An entry is dropped as
- * the pass would skip it: its update bit cleared first, then the fd found
- * settled (what the thread should watch is what it watches). One that is
- * not stays, with its bit set again, unless another thread re-marked it
- * meanwhile (it is in the inbox then).
+ * the pass would skip it, by the same test (tp__drop_settled, a close-only
+ * registration told apart from one for the data). One that is not stays,
+ * with its bit set again, unless another thread re-marked it meanwhile
+ * (it is in the inbox then).
  */
 static TP_NOINLINE void compact_local(struct tp__thread *th)
 {
-    /* In locals: every atomic operation is a compiler barrier, after
-     * which fields of th would be loaded again. */
-    struct tp__fd *fds = th->head.fds;
-    int *local = th->local;
     tpoll_mask_t bit = th->bit;
-    int i, n = th->nlocal, kept = 0;
+    int n = th->nlocal, kept = tp__drop_settled(th, n, th->closeonly != NULL);
+    int i, stay = 0;
 
-    for (i = 0; i < n; i++) {
-        struct tp__fd *e = &fds[local[i]];
-
-        tp_and(&e->update_mask, ~bit);
-        if (tp__wanted(e, tp_load(&e->state), bit) == tp__polled_for(e, bit))
-            continue;
-        if (!(tp_fetch_or(&e->update_mask, bit) & bit))
-            local[kept++] = local[i];
-    }
-    tp_count(&th->ctr.updates, (AO_t)(n - kept));
-    th->nlocal = kept;
+    for (i = 0; i < kept; i++)
+        if (!(tp_fetch_or(&th->head.fds[th->local[i]].update_mask, bit) & bit))
+            th->local[stay++] = th->local[i];
+    tp_count(&th->ctr.updates, (AO_t)(n - stay));
+    th->nlocal = stay;
 }
 
 /* Out of line, so that the common path needs no call frame. Not while

@@ -28,6 +28,33 @@ void tp__mark(struct tp__group *g, int fd, tpoll_mask_t who);
 /* Queue fd on th itself (the calling thread). */
 void tp__mark_self(struct tp__thread *th, int fd);
 
+/* Bits of a word of the thread's close-only bitmap (pass.c). */
+#define TP_WORD_BITS (8 * sizeof(unsigned long))
+
+/* What the poller of th watches of fd (entry e), a close-only
+ * registration (TP_EV_CLOSEONLY) told apart from one for the data by th's
+ * close-only bitmap: a thread whose fd went from its close alone to its
+ * data wants recv, as its polled bits say, and must still re-register. */
+static inline unsigned tp__have_for(const struct tp__thread *th,
+                                    const struct tp__fd *e, int fd)
+{
+    unsigned have = tp__polled_for(e, th->bit);
+
+    if (th->closeonly != NULL && (have & TP_EV_RECV) &&
+        (th->closeonly[(unsigned)fd / TP_WORD_BITS] >>
+         ((unsigned)fd % TP_WORD_BITS)) &
+            1)
+        have |= TP_EV_CLOSEONLY;
+    return have;
+}
+
+/* Runs on th, outside a batch (whose fds stay locked until its flush):
+ * clears the update bits of the first n fds of th's local queue and drops
+ * those found settled (what th should watch is what it watches; kinds:
+ * th has close-only registrations, so the polled bits alone do not tell).
+ * The others move to the front, in order. Returns how many stay. */
+int tp__drop_settled(struct tp__thread *th, int n, int kinds);
+
 /* Move the inbox into the local queue (or flag an overflow). Runs on th. */
 void tp__drain_inbox(struct tp__thread *th);
 

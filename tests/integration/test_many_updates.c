@@ -4,6 +4,7 @@
  * fd must still be registered. select cannot take fd numbers past
  * FD_SETSIZE, so there the queues never fill up and the same test checks
  * the plain path. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -202,12 +203,58 @@ static void test_settled_changes_do_not_overflow(void **state)
     tu_destroy(tp);
 }
 
+/*
+ * A thread watching an fd's close alone (tpoll_want_close) registers it
+ * with a recv-side registration of the close-only kind. When the fd then
+ * wants its data instead, what it wants (recv) equals what the polled
+ * bits say it watches (recv): only the thread's close-only record tells
+ * the registration must change. A full queue's compaction must read that
+ * record too, or it drops the fd as settled and its data is never told.
+ */
+static void test_compaction_sees_closeonly(void **state)
+{
+    struct tpoll *tp = tu_create(1, 0);
+    struct many m;
+    int i, x;
+
+    (void)state;
+    open_pairs(&m);
+    assert_int_equal(tpoll_thread_start(tp, 0), 0);
+    x = m.sv[0][0];
+    for (i = 0; i < m.n; i++)
+        assert_int_equal(tpoll_fd_insert(tp, m.sv[i][0], once_cb, &m, 1), 0);
+    if (tpoll_want_close(tp, x) == -ENOTSUP) {
+        close_pairs(tp, &m);
+        assert_int_equal(tpoll_thread_stop(tp), 0);
+        tu_destroy(tp);
+        skip();
+    }
+    for (i = 1; i < m.n; i++)
+        assert_int_equal(tpoll_want_recv(tp, m.sv[i][0]), 0);
+    assert_int_equal(tpoll_wait(tp, 0), 0);
+    /* x first in the queue, then more re-registrations than it holds. */
+    assert_int_equal(tpoll_stop_close(tp, x), 0);
+    assert_int_equal(tpoll_want_recv(tp, x), 0);
+    for (i = 1; i < m.n; i++) {
+        assert_int_equal(tpoll_stop_recv(tp, m.sv[i][0]), 0);
+        assert_int_equal(tpoll_want_recv(tp, m.sv[i][0]), 0);
+    }
+    tu_write_byte(m.sv[0][1]);
+    m.expected = 1;
+    assert_true(tu_wait_until(tp, expected_seen, &m));
+    assert_true(m.seen[0]);
+    close_pairs(tp, &m);
+    assert_int_equal(tpoll_thread_stop(tp), 0);
+    tu_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_overflow),
         cmocka_unit_test(test_remote_overflow),
         cmocka_unit_test(test_settled_changes_do_not_overflow),
+        cmocka_unit_test(test_compaction_sees_closeonly),
     };
 
     return cmocka_run_group_tests_name(tu_backend(), tests, NULL, NULL);
